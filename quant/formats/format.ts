@@ -1,0 +1,227 @@
+/**
+ * The common shape of every number format in `quant/formats/`, and the few exact
+ * helpers they share (round half to even, exact floor(log2), finite-input checks).
+ *
+ * Source: this file is lowbit's own interface; the rounding rule is IEEE 754-2019
+ * roundTiesToEven, and the f32 emulation (`Math.fround` after every operation) relies on
+ * double rounding being innocuous for +, −, ×, ÷ of binary32 operands computed in binary64
+ * (Figueroa, "When is double rounding innocuous?", SIGNUM 1995).
+ *
+ * Conventions shared by all formats:
+ * - A *code* is an unsigned integer `0 ≤ code < 2^bits`, as it is stored (unpacked).
+ * - `values[code]` is the exact value of a code (Float32Array; every value here is an f32).
+ * - `encode` is saturating: |x| beyond `maxValue` (including ±Infinity) gives the largest
+ *   finite code of that sign. NaN input throws a RangeError; it never becomes a NaN code.
+ * - `reserved` lists codes `encode` never returns (NaN and infinity codes, the −2^(b−1) code of
+ *   restricted-range integers, negative zero of sign-magnitude formats). Every other code `c`
+ *   satisfies `encode(decode(c)) === c`.
+ *
+ * @module
+ */
+
+/** A scalar code format of at most 8 bits, with its full value table. */
+export interface ElementFormat {
+  /** Short name, also the key in the `formats` registry: "int4", "e2m1", "nf4", … */
+  readonly name: string;
+  /** Bits per code. */
+  readonly bits: number;
+  /** Value of every code, indexed by code (length 2^bits); NaN for NaN codes. */
+  readonly values: Float32Array;
+  /** Largest finite magnitude. */
+  readonly maxValue: number;
+  /** Codes that `encode` never produces (see the module doc). Sorted ascending. */
+  readonly reserved: readonly number[];
+  /** The code nearest to `x` under the format's documented rounding rule (saturating). */
+  encode(x: number): number;
+  /** The value of `code` (`values[code]`); throws on a code outside `[0, 2^bits)`. */
+  decode(code: number): number;
+}
+
+/** The result of quantizing a tensor with a {@link BlockFormat}: codes and per-block scales. */
+export interface QuantizedBlocks {
+  /** Name of the block format that produced it. */
+  readonly format: string;
+  /** Number of elements in the original tensor. */
+  readonly length: number;
+  /** Elements per block actually used (the last block may be shorter). */
+  readonly blockSize: number;
+  /** One unpacked code per element. */
+  readonly codes: Uint8Array;
+  /** One scale per block: a code of `scaleFormat`, or an f32 when `scaleFormat` is null. */
+  readonly scales: Uint8Array | Float32Array;
+  /** Per-tensor f32 decode scale (NVFP4 only); values = element × block scale × tensorScale. */
+  readonly tensorScale?: number;
+}
+
+/** An element format plus a shared scale per block of elements. */
+export interface BlockFormat {
+  /** Short name, also the key in the `blockFormats` registry: "mxfp4", "nvfp4", "nf4", … */
+  readonly name: string;
+  /** The per-element code format. */
+  readonly element: ElementFormat;
+  /** The format of the stored block scales; null means an f32 per block. */
+  readonly scaleFormat: ElementFormat | null;
+  /** Elements per block; 0 means one block spans the whole tensor. */
+  readonly blockSize: number;
+  /** Storage cost: element bits + scale bits / blockSize (per-tensor scales excluded). */
+  readonly bitsPerWeight: number;
+  /** Quantizes `x`; throws a RangeError naming the index of the first NaN/Inf. */
+  quantize(x: ArrayLike<number>): QuantizedBlocks;
+  /** The f32 values the codes and scales stand for. */
+  dequantize(q: QuantizedBlocks): Float32Array;
+}
+
+/** Largest finite f32. */
+export const F32_MAX: number = 3.4028234663852886e38;
+
+/**
+ * Rounds to the nearest integer, ties to even (IEEE roundTiesToEven). Never returns −0.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { roundHalfEven } from "./format.ts";
+ * assert(roundHalfEven(2.5) === 2 && roundHalfEven(3.5) === 4);
+ * assert(roundHalfEven(-0.5) === 0 && roundHalfEven(-1.5) === -2);
+ * ```
+ */
+export function roundHalfEven(x: number): number {
+  let r = Math.round(x); // ties toward +Infinity
+  if (r - x === 0.5 && r % 2 !== 0) r -= 1;
+  return r + 0; // turns −0 into +0
+}
+
+const f64 = new Float64Array(1);
+const u32 = new Uint32Array(f64.buffer);
+const HI = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? 1 : 0; // little-endian: 1
+
+/**
+ * floor(log2(x)) for finite x > 0, computed exactly from the binary64 exponent field
+ * (Math.log2 can be off by one next to powers of two).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { floorLog2 } from "./format.ts";
+ * assert(floorLog2(1) === 0 && floorLog2(0.75) === -1 && floorLog2(448) === 8);
+ * assert(floorLog2(2 ** -149) === -149);
+ * ```
+ */
+export function floorLog2(x: number): number {
+  if (!(x > 0) || !Number.isFinite(x)) {
+    throw new RangeError(`floorLog2 needs a finite x > 0, got ${x}`);
+  }
+  f64[0] = x;
+  const e = (u32[HI] >>> 20) & 0x7ff;
+  if (e === 0) return floorLog2(x * 2 ** 64) - 64; // binary64 subnormal
+  return e - 1023;
+}
+
+/**
+ * Throws a RangeError naming `name[i]` for the first NaN or ±Infinity in `x`;
+ * otherwise returns max |x| (0 for an empty array).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { checkedAmax } from "./format.ts";
+ * assert(checkedAmax([1, -3, 2], "w") === 3);
+ * let msg = "";
+ * try { checkedAmax([0, NaN], "w"); } catch (e) { msg = (e as Error).message; }
+ * assert(msg.includes("w[1]"));
+ * ```
+ */
+export function checkedAmax(x: ArrayLike<number>, name: string, start = 0, end = x.length): number {
+  let amax = 0;
+  for (let i = start; i < end; i++) {
+    const v = x[i];
+    if (!Number.isFinite(v)) {
+      throw new RangeError(
+        `${name}[${i}] is ${v}; quantization needs finite inputs (clean or mask NaN/Inf first)`,
+      );
+    }
+    const a = Math.abs(v);
+    if (a > amax) amax = a;
+  }
+  return amax;
+}
+
+/**
+ * Throws a RangeError unless `code` is an integer in `[0, 2^bits)`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { checkCode } from "./format.ts";
+ * checkCode(15, 4, "int4"); // fine
+ * let threw = false;
+ * try { checkCode(16, 4, "int4"); } catch { threw = true; }
+ * assert(threw);
+ * ```
+ */
+export function checkCode(code: number, bits: number, name: string): void {
+  if (!Number.isInteger(code) || code < 0 || code >= 2 ** bits) {
+    throw new RangeError(`${name}: code ${code} is not an integer in [0, ${2 ** bits})`);
+  }
+}
+
+/**
+ * Throws a RangeError for NaN input to a scalar `encode`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { checkNotNaN } from "./format.ts";
+ * checkNotNaN(1, "e2m1");
+ * let threw = false;
+ * try { checkNotNaN(NaN, "e2m1"); } catch { threw = true; }
+ * assert(threw);
+ * ```
+ */
+export function checkNotNaN(x: number, name: string): void {
+  if (Number.isNaN(x)) throw new RangeError(`${name}.encode: input is NaN`);
+}
+
+/**
+ * Splits `[0, length)` into blocks: returns the block size actually used
+ * (`blockSize`, or `length` when `blockSize` is 0) and the number of blocks.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { blockLayout } from "./format.ts";
+ * const { size, count } = blockLayout(70, 32);
+ * assert(size === 32 && count === 3);
+ * assert(blockLayout(70, 0).count === 1);
+ * ```
+ */
+export function blockLayout(length: number, blockSize: number): { size: number; count: number } {
+  if (!Number.isInteger(blockSize) || blockSize < 0) {
+    throw new RangeError(`blockSize must be a non-negative integer, got ${blockSize}`);
+  }
+  const size = blockSize === 0 ? Math.max(length, 1) : blockSize;
+  return { size, count: Math.ceil(length / size) };
+}
+
+/**
+ * Throws a TypeError unless `q` was produced by the block format named `name`.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { checkBlocks } from "./format.ts";
+ * const q = { format: "nf4", length: 0, blockSize: 64, codes: new Uint8Array(), scales: new Float32Array() };
+ * checkBlocks(q, "nf4");
+ * let threw = false;
+ * try { checkBlocks(q, "mxfp4"); } catch { threw = true; }
+ * assert(threw);
+ * ```
+ */
+export function checkBlocks(q: QuantizedBlocks, name: string): void {
+  if (q.format !== name) {
+    throw new TypeError(`cannot dequantize "${q.format}" data with the "${name}" format`);
+  }
+  if (q.codes.length !== q.length) {
+    throw new RangeError(`${name}: ${q.codes.length} codes for ${q.length} elements`);
+  }
+}

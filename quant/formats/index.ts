@@ -1,0 +1,95 @@
+/**
+ * lowbit number formats: pure-TypeScript reference encoders and decoders, exact to the bit,
+ * against which the GPU kernels are tested. One file per format; this module re-exports them
+ * and names them in two registries.
+ *
+ * Source: see each file's top comment (OCP MX v1.0, OFP8, NVIDIA NVFP4, QLoRA, BitNet b1.58,
+ * XNOR-Net, Fairy2i, dINT, log quantization).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { blockFormats, formats } from "./index.ts";
+ * assert(formats.e4m3.decode(0x7e) === 448);
+ * const q = blockFormats.mxfp4.quantize(new Float32Array([1, 2, 3, 4]));
+ * assert(blockFormats.mxfp4.dequantize(q)[2] === 3);
+ * ```
+ * @module
+ */
+
+import type { BlockFormat, ElementFormat } from "./format.ts";
+import { binary, binaryElement } from "./binary.ts";
+import { dint4 } from "./dint.ts";
+import { int2, int3, int4, int4r, int8, int8r, intFormat, uint4, uint8 } from "./int.ts";
+import { log2x4, logFormat, logsqrt2x4 } from "./log2.ts";
+import { e2m1, e2m3, e3m2, e4m3, e5m2, e8m0 } from "./minifloat.ts";
+import { mxfp4, mxfp6e2m3, mxfp6e3m2, mxfp8e4m3, mxfp8e5m2, mxint8, mxint8Element } from "./mx.ts";
+import { nf4, nf4Element } from "./nf4.ts";
+import { nvfp4 } from "./nvfp4.ts";
+import { ternaryAbsmean, ternaryAbsmedian, ternaryElement } from "./ternary.ts";
+
+export * from "./format.ts";
+export * from "./int.ts";
+export * from "./minifloat.ts";
+export * from "./mx.ts";
+export * from "./nvfp4.ts";
+export * from "./nf4.ts";
+export * from "./log2.ts";
+export * from "./ternary.ts";
+export * from "./binary.ts";
+export * from "./complex.ts";
+export * from "./dint.ts";
+
+function byName<T extends { name: string }>(list: T[]): Readonly<Record<string, T>> {
+  const out: Record<string, T> = {};
+  for (const f of list) {
+    if (out[f.name]) throw new Error(`duplicate format name ${f.name}`);
+    out[f.name] = f;
+  }
+  return Object.freeze(out);
+}
+
+/** Every scalar element format (≤ 8 bits, full value table), by name. */
+export const formats: Readonly<Record<string, ElementFormat>> = byName<ElementFormat>([
+  int8,
+  int8r,
+  int4,
+  int4r,
+  int3,
+  int2,
+  intFormat(2, { range: "restricted" }),
+  uint8,
+  uint4,
+  e2m1,
+  e3m2,
+  e2m3,
+  e4m3,
+  e5m2,
+  e8m0,
+  mxint8Element,
+  nf4Element,
+  log2x4,
+  logFormat(4, { rounding: "linear" }),
+  logsqrt2x4,
+  logFormat(4, { base: "sqrt2", rounding: "linear" }),
+  logFormat(3),
+  logFormat(8),
+  ternaryElement,
+  binaryElement,
+  dint4,
+]);
+
+/** Every block format (element codes + per-block scales), by name. */
+export const blockFormats: Readonly<Record<string, BlockFormat>> = byName<BlockFormat>([
+  mxfp4,
+  mxfp6e3m2,
+  mxfp6e2m3,
+  mxfp8e4m3,
+  mxfp8e5m2,
+  mxint8,
+  nvfp4,
+  nf4,
+  ternaryAbsmean,
+  ternaryAbsmedian,
+  binary,
+]);
