@@ -11,8 +11,8 @@ SUDO=""
 
 need=()
 command -v jupyter-nbconvert >/dev/null 2>&1 || need+=(jupyter-nbconvert)
-python3 -c 'import nbclient' >/dev/null 2>&1 || need+=(python3-nbclient)
-python3 -c 'import jupyter_client' >/dev/null 2>&1 || need+=(jupyter-client)
+/usr/bin/python3 -c 'import nbclient' >/dev/null 2>&1 || need+=(python3-nbclient)
+/usr/bin/python3 -c 'import jupyter_client' >/dev/null 2>&1 || need+=(jupyter-client)
 ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 || need+=(mesa-vulkan-drivers)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,0 +1,200 @@
+/**
+ * Opens exported notebook pages in headless Chromium (Debian's `chromium`,
+ * driven by playwright-core) and checks that they render offline: no console
+ * errors, no uncaught exceptions, no request leaving `file://`, and an SVG
+ * (`.main-svg`) in every plotly div. Saves a screenshot of the first chart.
+ *
+ * Usage: `deno run -A tools/browser_test.ts [site-dir-or-pages…]` (default `site`).
+ * Prints `N passed, N failed` (one per page) and exits non-zero on a failure.
+ *
+ * @example
+ * ```ts
+ * import { chromiumPath } from "./browser_test.ts";
+ * if (typeof chromiumPath() !== "string") throw new Error("unreachable");
+ * ```
+ * @module
+ */
+
+import { chromium } from "playwright-core";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+
+/** What the browser found on one page. */
+export interface PageReport {
+  /** The page's path. */
+  page: string;
+  /** No problems found. */
+  ok: boolean;
+  /** Plotly divs on the page. */
+  charts: number;
+  /** Plotly divs that rendered an SVG. */
+  rendered: number;
+  /** Console errors, uncaught exceptions, blocked requests, undrawn charts. */
+  problems: string[];
+}
+
+/** Options of {@linkcode browserTest}. */
+export interface BrowserTestOptions {
+  /** Where to save a screenshot of the first chart found (none when omitted). */
+  screenshot?: string;
+  /** Chromium binary (default: $CHROMIUM, /usr/bin/chromium or chromium-browser). */
+  executablePath?: string;
+  /** Milliseconds to wait for charts per page (default 20000). */
+  timeoutMs?: number;
+}
+
+/**
+ * The Chromium binary to use: `$CHROMIUM`, else the first of /usr/bin/chromium
+ * and /usr/bin/chromium-browser that exists, else "" (none installed).
+ *
+ * @example
+ * ```ts
+ * import { chromiumPath } from "./browser_test.ts";
+ * const p = chromiumPath();
+ * if (p !== "" && !p.includes("chrom")) throw new Error(p);
+ * ```
+ */
+export function chromiumPath(): string {
+  let env: string | undefined;
+  try {
+    env = Deno.env.get("CHROMIUM");
+  } catch { /* no env permission */ }
+  for (const p of [env, "/usr/bin/chromium", "/usr/bin/chromium-browser"]) {
+    if (!p) continue;
+    try {
+      if (Deno.statSync(p).isFile) return p;
+    } catch { /* not there, or no read permission */ }
+  }
+  return "";
+}
+
+/** Runs in the page: [plotly divs, plotly divs holding an SVG] (outermost divs only). */
+const COUNT_CHARTS = `(() => {
+  const sel = ".lowbit-plotly, .js-plotly-plot";
+  const divs = [...document.querySelectorAll(sel)]
+    .filter((d) => !(d.parentElement && d.parentElement.closest(sel)));
+  return [divs.length, divs.filter((d) => d.querySelector(".main-svg")).length];
+})()`;
+
+const ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+
+/**
+ * Checks each page in a fresh headless Chromium profile.
+ *
+ * @example
+ * ```ts ignore
+ * import { browserTest } from "./browser_test.ts";
+ * const reports = await browserTest(["site/00-quickstart.html"], { screenshot: "site/screenshot.png" });
+ * ```
+ */
+export async function browserTest(
+  pages: string[],
+  options: BrowserTestOptions = {},
+): Promise<PageReport[]> {
+  const executablePath = options.executablePath ?? chromiumPath();
+  if (!executablePath) {
+    throw new Error(
+      "no Chromium found: install Debian's `chromium` package (apt-get install -y chromium) " +
+        "or set $CHROMIUM",
+    );
+  }
+  const profile = await Deno.makeTempDir({ prefix: "lowbit-chromium-" });
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath,
+    headless: true,
+    args: ARGS,
+    viewport: { width: 1100, height: 800 },
+  });
+  const reports: PageReport[] = [];
+  let shot = options.screenshot;
+  try {
+    for (const page of pages) {
+      const report = await checkPage(context, page, options.timeoutMs ?? 20000, shot);
+      if (shot && report.rendered > 0) shot = undefined;
+      reports.push(report);
+    }
+  } finally {
+    await context.close();
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+  return reports;
+}
+
+type Context = Awaited<ReturnType<typeof chromium.launchPersistentContext>>;
+
+async function checkPage(
+  context: Context,
+  path: string,
+  timeoutMs: number,
+  screenshot: string | undefined,
+): Promise<PageReport> {
+  const problems: string[] = [];
+  const tab = await context.newPage();
+  tab.on("console", (m) => {
+    if (m.type() === "error") problems.push(`console error: ${m.text()}`);
+  });
+  tab.on("pageerror", (e) => problems.push(`uncaught: ${e.message}`));
+  await tab.route("**/*", (route) => {
+    const url = route.request().url();
+    if (url.startsWith("file:") || url.startsWith("data:") || url.startsWith("blob:")) {
+      return route.continue();
+    }
+    problems.push(`blocked request to ${url}`);
+    return route.abort();
+  });
+  tab.on("requestfailed", (r) => {
+    if (r.url().startsWith("file:")) problems.push(`missing file ${r.url()}`);
+  });
+  let charts = 0, rendered = 0;
+  try {
+    await tab.goto(pathToFileURL(resolve(path)).href, { waitUntil: "load", timeout: timeoutMs });
+    const count = () => tab.evaluate(COUNT_CHARTS) as Promise<[number, number]>;
+    const deadline = Date.now() + timeoutMs;
+    [charts, rendered] = await count();
+    while (rendered < charts && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      [charts, rendered] = await count();
+    }
+    if (rendered < charts) problems.push(`${charts - rendered} of ${charts} charts not rendered`);
+    if (screenshot && rendered > 0) {
+      const first = tab.locator(".main-svg").first().locator("xpath=../..");
+      await first.scrollIntoViewIfNeeded();
+      await first.screenshot({ path: screenshot });
+    }
+  } catch (e) {
+    problems.push(`could not check the page: ${e instanceof Error ? e.message : e}`);
+  } finally {
+    await tab.close();
+  }
+  return { page: path, ok: problems.length === 0, charts, rendered, problems };
+}
+
+/** Lists `*.html` pages (index.html excluded) in a folder, sorted. */
+function pagesIn(dir: string): string[] {
+  return [...Deno.readDirSync(dir)]
+    .filter((e) => e.isFile && e.name.endsWith(".html") && e.name !== "index.html")
+    .map((e) => join(dir, e.name)).sort();
+}
+
+if (import.meta.main) {
+  const args = Deno.args.length ? Deno.args : ["site"];
+  const pages = args.flatMap((a) => Deno.statSync(a).isDirectory ? pagesIn(a) : [a]);
+  const dir = Deno.statSync(args[0]).isDirectory ? args[0] : ".";
+  const reports = await browserTest(pages, { screenshot: join(dir, "screenshot.png") });
+  for (const r of reports) {
+    console.log(`${r.ok ? "✓" : "✗"} ${r.page}: ${r.rendered}/${r.charts} charts rendered`);
+    for (const p of r.problems) console.log(`    ${p}`);
+  }
+  const failed = reports.filter((r) => !r.ok).length;
+  console.log(`${reports.length - failed} passed, ${failed} failed`);
+  Deno.exit(failed ? 1 : 0);
+}
