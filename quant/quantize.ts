@@ -1,0 +1,375 @@
+/**
+ * Applying a {@link Quantizer} to a tensor on the GPU: per-group statistics
+ * (one GPU pass, which also finds NaN/Inf), per-group ranges and scales by
+ * the format's own rule (on the CPU, in f32 arithmetic identical to the
+ * reference formats in `quant/formats/`), then one GPU pass that rounds every
+ * element through the format's decision table. Codes agree bit for bit with
+ * the pure-TS formats on an adapter with correctly rounded f32 division
+ * (lavapipe); WebGPU allows division to be off by 2.5 ulp, so on other GPUs a
+ * value lying exactly on a rounding threshold may round the other way.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { int } from "./quantizer.ts";
+ * import { quantize } from "./quantize.ts";
+ * await initGPU();
+ * using w = Tensor.randn([8, 64], { seed: 1 });
+ * using q = await quantize(int(4, { group: 32 }), w);
+ * console.log(q.codes.shape, q.scales.length); // [8, 64] 16
+ * ```
+ * @module
+ */
+import { Tensor } from "../kernels/tensor.ts";
+import { cast, mul, sub } from "../kernels/ops/elementwise.ts";
+import {
+  affineQuantize,
+  GROUP_STATS_WIDTH,
+  groupStats,
+  tableDequantize,
+  tableQuantize,
+  type TableQuantized,
+} from "../kernels/ops/quantize.ts";
+import {
+  affineParams,
+  e4m3,
+  e8m0,
+  F32_MAX,
+  floorLog2,
+  mxSharedExponent,
+  nvfp4TensorEncodeScale,
+  symmetricScale,
+} from "./formats/index.ts";
+import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
+import { decisionTable } from "./table.ts";
+import { groupRanges } from "./range.ts";
+
+const f = Math.fround;
+
+/** A quantized tensor: codes, per-group scales (and zeros), and its dequantized values. */
+export interface QuantizedTensor extends Disposable {
+  /** The quantizer that produced it. */
+  readonly quantizer: Quantizer;
+  /** Shape of the original tensor (2-D: [rows, cols]; groups run along cols). */
+  readonly shape: readonly number[];
+  /** Elements per scale group along the last axis (cols for per-channel/token/tensor rows). */
+  readonly groupSize: number;
+  /** One u32 code per element (unpacked), shaped like the input. */
+  readonly codes: Tensor;
+  /** The dequantized values (f32), shaped like the input. */
+  readonly dequantized: Tensor;
+  /** Per-group decode multiplier: x̂ = value(code) · scales[g] · tensorScale. */
+  readonly scales: Float32Array;
+  /** Per-group integer zero points (asymmetric integers only). */
+  readonly zeros?: Float32Array;
+  /** Stored scale codes for block formats: E8M0 (MX) or E4M3 (NVFP4). */
+  readonly scaleCodes?: Uint8Array;
+  /** NVFP4's f32 per-tensor decode scale (1 for other formats). */
+  readonly tensorScale: number;
+  /** Frees the GPU tensors. */
+  dispose(): void;
+}
+
+/** Options of {@link quantize}. */
+export interface QuantizeOptions {
+  /** Name used in error messages (e.g. "layers.3.mlp.down_proj.weight"). */
+  name?: string;
+  /** NVFP4: the tensor amax to use instead of max |x| (a calibrated activation range). */
+  tensorAmax?: number;
+}
+
+/**
+ * Quantizes a 1-D or 2-D tensor ([rows, cols]: groups and channels run along
+ * cols, the input dimension of a PyTorch-layout weight). Throws, naming the
+ * tensor and the element, on NaN/Inf, and when the group size does not
+ * divide cols.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { nvfp4 } from "./quantizer.ts";
+ * import { quantize } from "./quantize.ts";
+ * await initGPU();
+ * using w = Tensor.fromArray([[6, -3, 1, 0.2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]);
+ * using q = await quantize(nvfp4(), w);
+ * console.log(q.scaleCodes![0]); // 126 (E4M3 448)
+ * ```
+ */
+export async function quantize(
+  q: Quantizer,
+  x: Tensor,
+  options: QuantizeOptions = {},
+): Promise<QuantizedTensor> {
+  const name = options.name ?? x.name ?? "tensor";
+  if (x.rank < 1 || x.rank > 2) {
+    throw new RangeError(`quantize ${name}: expected a 1-D or 2-D tensor, got shape [${x.shape}]`);
+  }
+  if (q.granularity.kind === "channel" && q.granularity.axis === 1) {
+    return await quantizeInputChannels(q, x, options);
+  }
+  const fmt = elementFormat(q.format);
+  const cols = x.shape.at(-1)!;
+  const rows = x.size / cols;
+  const g = q.granularity;
+  const groupSize = g.kind === "group" ? g.size : cols;
+  if (cols % groupSize !== 0) {
+    throw new RangeError(
+      `quantize ${name}: shape [${x.shape}] has ${cols} input columns, not a multiple of the ` +
+        `group size ${groupSize}; pick a group size that divides ${cols} or pad the weight`,
+    );
+  }
+  const groups = rows * (cols / groupSize);
+
+  // 1. statistics of every group in one pass (and the first NaN/Inf, if any)
+  using statsT = groupStats(x, groupSize);
+  const stats = await statsT.data() as Float32Array;
+  for (let i = 0; i < groups; i++) {
+    if (stats[i * GROUP_STATS_WIDTH + 6] > 0) {
+      const at = stats[i * GROUP_STATS_WIDTH + 7];
+      const coord = x.rank === 2 ? `[${Math.floor(at / cols)}, ${at % cols}]` : `[${at}]`;
+      throw new RangeError(
+        `quantize ${name}: element ${coord} is NaN or ±Inf; quantization needs finite values ` +
+          `(find where it came from, or clean the tensor before quantizing)`,
+      );
+    }
+  }
+
+  // 2. the clipping range of each group (per-tensor: one range shared by all groups)
+  const ranges = await groupRanges(q, x, stats, { groupSize, groups, name });
+
+  // 3. scales by the format's rule, in f32 like the references
+  const table = decisionTable(fmt);
+  const enc = new Float32Array(groups);
+  const dec = new Float32Array(groups);
+  let zeros: Float32Array | undefined;
+  let scaleCodes: Uint8Array | undefined;
+  let tensorScale = 1;
+  let mode: "div" | "mul" = "div";
+  if (!q.symmetric) {
+    if (!isInt(fmt)) throw new RangeError(`${q.format}: asymmetric needs an integer format`);
+    zeros = new Float32Array(groups);
+    for (let i = 0; i < groups; i++) {
+      const { scale, zero } = affineParams(ranges.min[i], ranges.max[i], fmt);
+      enc[i] = dec[i] = storeScale(scale, q.scale);
+      zeros[i] = zero;
+    }
+  } else if (q.scale === "e8m0") {
+    mode = "mul";
+    scaleCodes = new Uint8Array(groups);
+    const emax = floorLog2(fmt.maxValue);
+    for (let i = 0; i < groups; i++) {
+      const shared = mxSharedExponent(ranges.clip[i], emax);
+      scaleCodes[i] = e8m0.fromExponent(shared);
+      enc[i] = 2 ** -shared;
+      dec[i] = 2 ** shared;
+    }
+  } else if (q.scale === "e4m3") {
+    mode = "mul";
+    scaleCodes = new Uint8Array(groups);
+    let amax = options.tensorAmax ?? 0;
+    if (options.tensorAmax === undefined) { for (const c of ranges.clip) amax = Math.max(amax, c); }
+    const sEnc = nvfp4TensorEncodeScale(amax);
+    tensorScale = f(1 / sEnc);
+    const emax = f(fmt.maxValue);
+    for (let i = 0; i < groups; i++) {
+      const sb = e4m3.encode(f(f(f(ranges.clip[i]) / emax) * sEnc));
+      scaleCodes[i] = sb;
+      dec[i] = e4m3.decode(sb);
+      enc[i] = Math.min(f(1 / f(dec[i] * tensorScale)), F32_MAX);
+    }
+  } else {
+    const maxValue = isInt(fmt) ? fmt.qmax : fmt.maxValue;
+    const eps = q.format === "ternary" ? 1e-5 : 0;
+    for (let i = 0; i < groups; i++) {
+      let s: number;
+      if (ranges.kind === "mean") s = f(Math.max(ranges.clip[i], eps)); // absmean / absmedian
+      else if (isInt(fmt)) s = symmetricScale(ranges.clip[i], fmt);
+      else s = ranges.clip[i] === 0 ? 1 : f(ranges.clip[i] / maxValue);
+      s = storeScale(s, q.scale);
+      dec[i] = s;
+      // a zero scale (binary of an all-zero group) still needs a finite encode divisor
+      enc[i] = s > 0 ? s : 1;
+    }
+  }
+
+  // 4. one GPU pass over the elements
+  using encT = Tensor.fromArray(enc);
+  using decT = Tensor.fromArray(dec);
+  const seed = q.rounding.kind === "stochastic" ? q.rounding.seed >>> 0 : undefined;
+  let out: TableQuantized;
+  if (zeros && isInt(fmt)) {
+    using zT = Tensor.fromArray(zeros);
+    out = affineQuantize(x, {
+      groupSize,
+      bits: fmt.bits,
+      qmin: fmt.qmin,
+      qmax: fmt.qmax,
+      scale: encT,
+      zero: zT,
+      stochasticSeed: seed,
+    });
+  } else {
+    out = tableQuantize(x, {
+      groupSize,
+      table,
+      encode: encT,
+      mode,
+      decode: decT,
+      decode2: tensorScale,
+      stochasticSeed: seed,
+    });
+  }
+  return quantizedTensor(q, x.shape, groupSize, out, dec, zeros, scaleCodes, tensorScale);
+}
+
+function quantizedTensor(
+  quantizer: Quantizer,
+  shape: readonly number[],
+  groupSize: number,
+  out: TableQuantized,
+  scales: Float32Array,
+  zeros: Float32Array | undefined,
+  scaleCodes: Uint8Array | undefined,
+  tensorScale: number,
+): QuantizedTensor {
+  return {
+    quantizer,
+    shape,
+    groupSize,
+    codes: out.codes,
+    dequantized: out.dequantized,
+    scales,
+    zeros,
+    scaleCodes,
+    tensorScale,
+    dispose() {
+      out.codes.dispose();
+      out.dequantized.dispose();
+    },
+    [Symbol.dispose]() {
+      this.dispose();
+    },
+  };
+}
+
+/** Rounds a scale to its storage format (f16 scales are f16-representable; never 0 → NaN). */
+function storeScale(s: number, format: string): number {
+  if (format !== "f16") return s;
+  const h = Float16Array.of(s)[0];
+  // an f16 underflow to 0 would make every code saturate; keep the smallest f16 instead
+  return h === 0 && s > 0 ? 2 ** -24 : h;
+}
+
+/** Per input channel: quantize the transpose per row, transposed back. */
+async function quantizeInputChannels(
+  q: Quantizer,
+  x: Tensor,
+  options: QuantizeOptions,
+): Promise<QuantizedTensor> {
+  if (x.rank !== 2) throw new RangeError(`per input channel needs a 2-D weight, got [${x.shape}]`);
+  const [rows, cols] = x.shape;
+  const data = await x.data();
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) t[c * rows + r] = data[r * cols + c];
+  }
+  using xt = Tensor.fromArray(t, [cols, rows]);
+  const perRow = { ...q, granularity: { kind: "channel" as const, axis: 0 as const } };
+  using inner = await quantize(perRow, xt, options);
+  const codes = await inner.codes.data();
+  const deq = await inner.dequantized.data();
+  const c2 = new Uint32Array(rows * cols);
+  const d2 = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) {
+      c2[r * cols + c] = codes[c * rows + r];
+      d2[r * cols + c] = deq[c * rows + r];
+    }
+  }
+  return quantizedTensor(
+    q,
+    x.shape,
+    cols,
+    { codes: Tensor.fromArray(c2, [rows, cols]), dequantized: Tensor.fromArray(d2, [rows, cols]) },
+    inner.scales,
+    inner.zeros,
+    inner.scaleCodes,
+    inner.tensorScale,
+  );
+}
+
+/**
+ * Quantize-dequantize: the tensor the quantized model computes with, f32
+ * (or `x`'s dtype when it is f16).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { int } from "./quantizer.ts";
+ * import { fakeQuant } from "./quantize.ts";
+ * await initGPU();
+ * using w = Tensor.fromArray([[0.1, -0.7, 0.35, 0.7]]);
+ * using y = await fakeQuant(int(3), w);
+ * console.log(await y.data()); // multiples of 0.7/3
+ * ```
+ */
+export async function fakeQuant(
+  q: Quantizer,
+  x: Tensor,
+  options: QuantizeOptions = {},
+): Promise<Tensor> {
+  const qt = await quantize(q, x, options);
+  qt.codes.dispose();
+  if (x.dtype === "f16") {
+    const h = cast(qt.dequantized, "f16");
+    qt.dequantized.dispose();
+    return h;
+  }
+  return qt.dequantized;
+}
+
+/**
+ * The values a quantized tensor's codes stand for (recomputed on the GPU from
+ * codes and scales; equals `q.dequantized`).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { mxfp4 } from "./quantizer.ts";
+ * import { dequantize, quantize } from "./quantize.ts";
+ * await initGPU();
+ * using w = Tensor.randn([2, 32], { seed: 0 });
+ * using q = await quantize(mxfp4(), w);
+ * using y = dequantize(q);
+ * console.log(String(await y.data()) === String(await q.dequantized.data())); // true
+ * ```
+ */
+export function dequantize(q: QuantizedTensor): Tensor {
+  const fmt = elementFormat(q.quantizer.format);
+  const byCode = q.zeros ? fmt.values : decisionTable(fmt).byCode;
+  const g = q.quantizer.granularity;
+  if (g.kind === "channel" && g.axis === 1) {
+    // scales run along columns: values(code), then broadcast (v − zero) · scale over rows
+    const cols = q.shape[1];
+    using ones = Tensor.full([q.codes.size / cols], 1);
+    using v = tableDequantize(q.codes, { groupSize: cols, byCode, decode: ones });
+    using s = Tensor.fromArray(q.scales, [1, cols]);
+    if (q.zeros) {
+      using z = Tensor.fromArray(q.zeros, [1, cols]);
+      using c = sub(v, z);
+      return mul(c, s);
+    }
+    return mul(v, s);
+  }
+  using s = Tensor.fromArray(q.scales);
+  if (q.zeros) {
+    using z = Tensor.fromArray(q.zeros);
+    return tableDequantize(q.codes, { groupSize: q.groupSize, byCode, decode: s, zero: z });
+  }
+  return tableDequantize(q.codes, {
+    groupSize: q.groupSize,
+    byCode,
+    decode: s,
+    decode2: q.tensorScale,
+  });
+}
