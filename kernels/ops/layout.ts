@@ -1,0 +1,452 @@
+/**
+ * Layout ops, each producing a new contiguous tensor: `transpose` (tiled
+ * through workgroup memory so both the reads and the writes are coalesced),
+ * `permute`, `slice`, `narrow`, `split`, `concat` and `contiguous` (a copy).
+ *
+ * All of them are one strided-copy kernel (rank ≤ 8 after adjacent dimensions
+ * that stay contiguous are merged, shapes passed as uniforms so one pipeline
+ * serves every shape) or a plain buffer copy when source and destination are
+ * both contiguous; a permutation that amounts to a batched transpose of the
+ * last two (merged) dimensions uses the tiled kernel. Elements are copied
+ * bit for bit (4-byte dtypes as u32), any dtype.
+ *
+ * Reference: `tests/reference/layout.ts`.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { concat, transpose } from "./layout.ts";
+ * await initGPU();
+ * using a = Tensor.fromArray([[1, 2, 3], [4, 5, 6]]);
+ * using t = transpose(a);
+ * using c = concat([a, a], 0);
+ * console.log(await t.toArray(), c.shape); // [[1, 4], [2, 5], [3, 6]] [4, 3]
+ * ```
+ * @module
+ */
+import { bytesPerElement, type DType } from "../dtype.ts";
+import { copy, dispatch, grid, linearIndex, Params } from "../runtime.ts";
+import { Tensor } from "../tensor.ts";
+import { contiguousStrides, ENTRY_BUILTINS, header, normAxis } from "./wgsl.ts";
+
+const WG = 256;
+const MAX_RANK = 8;
+const TILE = 32;
+
+/** The WGSL element type a copy moves: bits, not values. */
+function bitsType(dtype: DType): string {
+  return bytesPerElement(dtype) === 2 ? "f16" : "u32";
+}
+
+/** An iteration space with source and destination element strides and offsets. */
+interface Strided {
+  shape: number[];
+  src: number[];
+  dst: number[];
+  srcOff: number;
+  dstOff: number;
+}
+
+/** Drops size-1 dimensions and merges neighbours that are contiguous on both sides. */
+function simplify(s: Strided): Strided {
+  const shape: number[] = [], src: number[] = [], dst: number[] = [];
+  for (let k = 0; k < s.shape.length; k++) {
+    if (s.shape[k] === 1) continue;
+    const last = shape.length - 1;
+    if (
+      last >= 0 && src[last] === s.src[k] * s.shape[k] && dst[last] === s.dst[k] * s.shape[k]
+    ) {
+      shape[last] *= s.shape[k];
+      src[last] = s.src[k];
+      dst[last] = s.dst[k];
+    } else {
+      shape.push(s.shape[k]);
+      src.push(s.src[k]);
+      dst.push(s.dst[k]);
+    }
+  }
+  return { shape, src, dst, srcOff: s.srcOff, dstOff: s.dstOff };
+}
+
+/** Copies `s` from `x` into `y` (both any layout described by the strides). */
+function stridedCopy(op: string, x: Tensor, y: Tensor, desc: Strided): void {
+  const s = simplify(desc);
+  const n = s.shape.reduce((p, d) => p * d, 1);
+  if (n === 0) return;
+  const e = bytesPerElement(x.dtype);
+  // Both sides contiguous: a buffer copy, when byte offsets and size are 4-aligned.
+  if (s.shape.length <= 1 && (s.src[0] ?? 1) === 1 && (s.dst[0] ?? 1) === 1) {
+    const [so, dO, bytes] = [s.srcOff * e, s.dstOff * e, n * e];
+    if (so % 4 === 0 && dO % 4 === 0 && bytes % 4 === 0) {
+      copy(x.buffer, so, y.buffer, dO, bytes);
+      return;
+    }
+  }
+  // A batched transpose of the last two dimensions: the tiled kernel.
+  const r = s.shape.length;
+  if (
+    r === 2 && s.src[0] === 1 && s.dst[1] === 1 && s.dst[0] === s.shape[1] &&
+    s.src[1] === s.shape[0] && s.srcOff === 0 && s.dstOff === 0
+  ) {
+    return tiledTranspose(op, x, y, 1, s.shape[1], s.shape[0]);
+  }
+  if (
+    r === 3 && s.src[1] === 1 && s.dst[2] === 1 && s.dst[1] === s.shape[2] &&
+    s.src[2] === s.shape[1] && s.src[0] === s.shape[1] * s.shape[2] &&
+    s.dst[0] === s.shape[1] * s.shape[2] && s.srcOff === 0 && s.dstOff === 0
+  ) {
+    return tiledTranspose(op, x, y, s.shape[0], s.shape[2], s.shape[1]);
+  }
+  if (r > MAX_RANK) {
+    throw new RangeError(
+      `${op}: the copy needs ${r} dimensions after merging contiguous ones; at most ${MAX_RANK} ` +
+        `are supported (reshape to fewer dimensions first)`,
+    );
+  }
+  const B = bitsType(x.dtype);
+  const code = `${header(B === "f16" ? "f16" : "f32")}
+struct Params {
+  n: u32, rank: u32, src_off: u32, dst_off: u32,
+  shape: array<vec4u, 2>, ss: array<vec4u, 2>, ds: array<vec4u, 2>,
+}
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<${B}>;
+@group(0) @binding(2) var<storage, read_write> Y: array<${B}>;
+@compute @workgroup_size(${WG}) fn main(${ENTRY_BUILTINS}) {
+  let g = ${linearIndex(WG)};
+  if (g >= P.n) { return; }
+  var r = g;
+  var si = P.src_off;
+  var di = P.dst_off;
+  for (var k = P.rank; k > 0u; k--) {
+    let q = k - 1u;
+    let d = P.shape[q / 4u][q % 4u];
+    let c = r % d;
+    r = r / d;
+    si += c * P.ss[q / 4u][q % 4u];
+    di += c * P.ds[q / 4u][q % 4u];
+  }
+  Y[di] = X[si];
+}`;
+  const pad = (a: number[]) => [...a, ...new Array(MAX_RANK - a.length).fill(0)];
+  const params = new Params().u(n, r, s.srcOff, s.dstOff).u(...pad(s.shape)).u(...pad(s.src)).u(
+    ...pad(s.dst),
+  );
+  dispatch(op, code, [x.buffer, y.buffer], params, grid(n, WG));
+}
+
+/** `y[b, j, i] = x[b, i, j]` for `x` of shape [batch, m, n], by 32×32 tiles. */
+function tiledTranspose(op: string, x: Tensor, y: Tensor, batch: number, m: number, n: number) {
+  const B = bitsType(x.dtype);
+  const tm = Math.ceil(m / TILE), tn = Math.ceil(n / TILE);
+  const tiles = batch * tm * tn;
+  const code = `${header(B === "f16" ? "f16" : "f32")}
+struct Params { m: u32, n: u32, tm: u32, tn: u32, tiles: u32, }
+@group(0) @binding(0) var<uniform> P: Params;
+@group(0) @binding(1) var<storage, read> X: array<${B}>;
+@group(0) @binding(2) var<storage, read_write> Y: array<${B}>;
+var<workgroup> tile: array<${B}, ${TILE * (TILE + 1)}>;
+@compute @workgroup_size(${TILE}, 8) fn main(
+  @builtin(local_invocation_id) lid: vec3u,
+  @builtin(workgroup_id) wid: vec3u,
+  @builtin(num_workgroups) nwg: vec3u,
+) {
+  let w = wid.x + wid.y * nwg.x;
+  let live = w < P.tiles;
+  let per = P.tm * P.tn;
+  let b = w / per;
+  let ti = (w % per) / P.tn;
+  let tj = (w % per) % P.tn;
+  let base = b * P.m * P.n;
+  for (var q = 0u; q < ${TILE}u; q += 8u) {
+    let i = ti * ${TILE}u + lid.y + q;
+    let j = tj * ${TILE}u + lid.x;
+    if (live && i < P.m && j < P.n) { tile[(lid.y + q) * ${
+    TILE + 1
+  }u + lid.x] = X[base + i * P.n + j]; }
+  }
+  workgroupBarrier();
+  for (var q = 0u; q < ${TILE}u; q += 8u) {
+    let j = tj * ${TILE}u + lid.y + q;
+    let i = ti * ${TILE}u + lid.x;
+    if (live && i < P.m && j < P.n) { Y[base + j * P.m + i] = tile[lid.x * ${
+    TILE + 1
+  }u + lid.y + q]; }
+  }
+}`;
+  const params = new Params().u(m, n, tm, tn, tiles);
+  dispatch(op, code, [x.buffer, y.buffer], params, grid(tiles, 1));
+}
+
+/**
+ * Reorders the dimensions: output dimension k is input dimension `axes[k]`
+ * (negative axes count from the end).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { permute } from "./layout.ts";
+ * await initGPU();
+ * using x = Tensor.zeros([2, 3, 4]);
+ * using y = permute(x, [2, 0, 1]);
+ * console.log(y.shape); // [4, 2, 3]
+ * ```
+ */
+export function permute(x: Tensor, axes: readonly number[]): Tensor {
+  const op = "permute";
+  if (axes.length !== x.rank) {
+    throw new RangeError(
+      `${op}: axes [${axes}] have ${axes.length} entries; ${x.toString()} has rank ${x.rank}`,
+    );
+  }
+  const p = axes.map((a) => normAxis(op, a, x.rank));
+  if (new Set(p).size !== p.length) {
+    throw new RangeError(`${op}: axes [${axes}] repeat a dimension; expected a permutation`);
+  }
+  const strides = contiguousStrides(x.shape);
+  const shape = p.map((a) => x.shape[a]);
+  const y = Tensor.empty(shape, x.dtype);
+  stridedCopy(op, x, y, {
+    shape,
+    src: p.map((a) => strides[a]),
+    dst: contiguousStrides(shape),
+    srcOff: 0,
+    dstOff: 0,
+  });
+  return y;
+}
+
+/**
+ * Swaps two dimensions (by default the last two, the tiled matrix
+ * transpose; a batch of matrices is transposed matrix by matrix).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { transpose } from "./layout.ts";
+ * await initGPU();
+ * using x = Tensor.fromArray([[1, 2], [3, 4], [5, 6]]);
+ * using y = transpose(x);
+ * console.log(await y.toArray()); // [[1, 3, 5], [2, 4, 6]]
+ * ```
+ */
+export function transpose(x: Tensor, dim0 = -2, dim1 = -1): Tensor {
+  if (x.rank < 2) {
+    throw new RangeError(`transpose: ${x.toString()} has rank ${x.rank}; expected rank ≥ 2`);
+  }
+  const a = normAxis("transpose", dim0, x.rank), b = normAxis("transpose", dim1, x.rank);
+  const axes = x.shape.map((_, i) => (i === a ? b : i === b ? a : i));
+  return permute(x, axes);
+}
+
+/**
+ * A contiguous copy of `x` (tensors are always contiguous in lowbit; this
+ * gives an independent buffer).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { contiguous } from "./layout.ts";
+ * await initGPU();
+ * using x = Tensor.fromArray([1, 2, 3]);
+ * using y = contiguous(x);
+ * console.log(await y.data()); // Float32Array [1, 2, 3]
+ * ```
+ */
+export function contiguous(x: Tensor): Tensor {
+  const y = Tensor.empty(x.shape, x.dtype);
+  stridedCopy("contiguous", x, y, {
+    shape: [x.size],
+    src: [1],
+    dst: [1],
+    srcOff: 0,
+    dstOff: 0,
+  });
+  return y;
+}
+
+/**
+ * The block `starts[k] ≤ i < ends[k]` of every dimension k as a new tensor.
+ * Missing entries (or `undefined`) mean the whole dimension; negative values
+ * count from the end. Out-of-range bounds throw.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { slice } from "./layout.ts";
+ * await initGPU();
+ * using x = Tensor.fromArray([[1, 2, 3], [4, 5, 6]]);
+ * using y = slice(x, [0, 1]);
+ * console.log(await y.toArray()); // [[2, 3], [5, 6]]
+ * ```
+ */
+export function slice(
+  x: Tensor,
+  starts: readonly (number | undefined)[],
+  ends: readonly (number | undefined)[] = [],
+): Tensor {
+  const op = "slice";
+  if (starts.length > x.rank || ends.length > x.rank) {
+    throw new RangeError(
+      `${op}: starts [${starts}] / ends [${ends}] have more entries than ${x.toString()} has ` +
+        `dimensions (${x.rank})`,
+    );
+  }
+  const lo: number[] = [], shape: number[] = [];
+  for (let k = 0; k < x.rank; k++) {
+    const d = x.shape[k];
+    const fix = (v: number | undefined, dflt: number, what: string) => {
+      if (v === undefined) return dflt;
+      const r = v < 0 ? v + d : v;
+      if (!Number.isInteger(v) || r < 0 || r > d) {
+        throw new RangeError(
+          `${op}: ${what} ${v} of dimension ${k} is out of range for ${x.toString()}; expected ` +
+            `an integer in [${-d}, ${d}]`,
+        );
+      }
+      return r;
+    };
+    const s = fix(starts[k], 0, "start"), e = fix(ends[k], d, "end");
+    if (e < s) {
+      throw new RangeError(
+        `${op}: dimension ${k} of ${x.toString()}: end ${ends[k]} (${e}) is before start ` +
+          `${starts[k]} (${s})`,
+      );
+    }
+    lo.push(s);
+    shape.push(e - s);
+  }
+  const strides = contiguousStrides(x.shape);
+  const y = Tensor.empty(shape, x.dtype);
+  stridedCopy(op, x, y, {
+    shape,
+    src: strides,
+    dst: contiguousStrides(shape),
+    srcOff: lo.reduce((p, s, k) => p + s * strides[k], 0),
+    dstOff: 0,
+  });
+  return y;
+}
+
+/**
+ * `length` entries of `axis` from `start` (negative start counts from the end).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { narrow } from "./layout.ts";
+ * await initGPU();
+ * using x = Tensor.arange(10);
+ * using y = narrow(x, 0, 7, 2);
+ * console.log(await y.data()); // Float32Array [7, 8]
+ * ```
+ */
+export function narrow(x: Tensor, axis: number, start: number, length: number): Tensor {
+  const a = normAxis("narrow", axis, x.rank);
+  const s = start < 0 ? start + x.shape[a] : start;
+  if (!Number.isInteger(length) || length < 0 || s + length > x.shape[a]) {
+    throw new RangeError(
+      `narrow: start ${start} + length ${length} exceeds dimension ${a} (${
+        x.shape[a]
+      }) of ${x.toString()}`,
+    );
+  }
+  const starts = x.shape.map((_, k) => (k === a ? s : 0));
+  const ends = x.shape.map((d, k) => (k === a ? s + length : d));
+  return slice(x, starts, ends);
+}
+
+/**
+ * Splits `axis` into pieces: `sizes` gives each piece's length (they must sum
+ * to the dimension), or a number gives that many equal pieces.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { split } from "./layout.ts";
+ * await initGPU();
+ * using qkv = Tensor.zeros([2, 12]);
+ * const [q, k, v] = split(qkv, [8, 2, 2], -1);
+ * console.log(q.shape, k.shape, v.shape); // [2, 8] [2, 2] [2, 2]
+ * for (const t of [q, k, v]) t.dispose();
+ * ```
+ */
+export function split(x: Tensor, sizes: number | readonly number[], axis = 0): Tensor[] {
+  const a = normAxis("split", axis, x.rank);
+  const d = x.shape[a];
+  let parts: number[];
+  if (typeof sizes === "number") {
+    if (!Number.isInteger(sizes) || sizes <= 0 || d % sizes !== 0) {
+      throw new RangeError(
+        `split: dimension ${a} (${d}) of ${x.toString()} does not split into ${sizes} equal parts`,
+      );
+    }
+    parts = new Array(sizes).fill(d / sizes);
+  } else {
+    parts = [...sizes];
+    const total = parts.reduce((p, v) => p + v, 0);
+    if (parts.some((v) => !Number.isInteger(v) || v < 0) || total !== d) {
+      throw new RangeError(
+        `split: sizes [${sizes}] must be integers ≥ 0 summing to dimension ${a} (${d}) of ` +
+          `${x.toString()}; they sum to ${total}`,
+      );
+    }
+  }
+  const out: Tensor[] = [];
+  let at = 0;
+  for (const p of parts) {
+    out.push(narrow(x, a, at, p));
+    at += p;
+  }
+  return out;
+}
+
+/**
+ * Joins tensors along `axis`; every other dimension and the dtype must match.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { concat } from "./layout.ts";
+ * await initGPU();
+ * using a = Tensor.fromArray([[1], [2]]);
+ * using b = Tensor.fromArray([[3, 4], [5, 6]]);
+ * using c = concat([a, b], 1);
+ * console.log(await c.toArray()); // [[1, 3, 4], [2, 5, 6]]
+ * ```
+ */
+export function concat(ts: readonly Tensor[], axis = 0): Tensor {
+  const op = "concat";
+  if (ts.length === 0) throw new RangeError(`${op}: needs at least one tensor`);
+  const first = ts[0];
+  const a = normAxis(op, axis, first.rank);
+  for (const [i, t] of ts.entries()) {
+    if (t.dtype !== first.dtype) {
+      throw new TypeError(
+        `${op}: tensor ${i} ${t.toString()} has dtype ${t.dtype}; expected ${first.dtype} like tensor 0`,
+      );
+    }
+    if (t.rank !== first.rank || t.shape.some((d, k) => k !== a && d !== first.shape[k])) {
+      throw new RangeError(
+        `${op}: tensor ${i} ${t.toString()} does not match tensor 0 ${first.toString()} outside ` +
+          `axis ${a}; expected [${first.shape.map((d, k) => (k === a ? "*" : d)).join(", ")}]`,
+      );
+    }
+  }
+  const shape = [...first.shape];
+  shape[a] = ts.reduce((p, t) => p + t.shape[a], 0);
+  const y = Tensor.empty(shape, first.dtype);
+  const dst = contiguousStrides(shape);
+  let at = 0;
+  for (const t of ts) {
+    stridedCopy(op, t, y, {
+      shape: [...t.shape],
+      src: contiguousStrides(t.shape),
+      dst,
+      srcOff: 0,
+      dstOff: at * dst[a],
+    });
+    at += t.shape[a];
+  }
+  return y;
+}
