@@ -335,7 +335,8 @@ export function cast(x: Tensor, dtype: DType): Tensor {
 // f32 → f16 on the bits, with IEEE semantics (WGSL leaves out-of-range float
 // conversions undefined): round to nearest even, beyond the range → ±Inf,
 // NaN → NaN, subnormals kept. Each invocation writes one u32 = two halves.
-const F16_BITS = `
+/** WGSL `f16_bits(v: f32) -> u32`: the IEEE f16 bits of `v` (nearest even, ±Inf, NaN kept). */
+export const F16_BITS = `
 fn f16_bits(v: f32) -> u32 {
   let x = bitcast<u32>(v);
   let sign = (x >> 16u) & 0x8000u;

@@ -12,3 +12,13 @@
  * @module
  */
 export * from "./elementwise.ts";
+export * from "./reduce.ts";
+export * from "./softmax.ts";
+export * from "./norm.ts";
+export * from "./rope.ts";
+export * from "./gather.ts";
+export * from "./layout.ts";
+export * from "./matmul.ts";
+export * from "./linalg.ts";
+export * from "./hadamard.ts";
+export * from "./svd.ts";
