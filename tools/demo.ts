@@ -1,28 +1,30 @@
 /**
- * The demo (`deno task demo`): detects the GPU and quantizes a seeded
- * synthetic weight matrix to int4 (round to nearest, per-tensor absmax scale)
- * on the GPU, printing the SQNR. To be replaced by the quickstart notebook's
- * script once the embedded model lands.
+ * The demo (`deno task demo`): runs the code cells of
+ * `notebooks/00-quickstart.ipynb` as one script on the embedded model —
+ * GPU detection, full-precision perplexity, RTN in eight formats with
+ * perplexity and size, weight histograms, calibration statistics saved as
+ * Arrow IPC, and the notebook's claim check. Charts are built but not shown
+ * on a terminal; `deno task notebooks` renders them to `site/`.
  * @module
  */
-import { initGPU, ops, Tensor } from "../mod.ts";
-
-const gpu = await initGPU();
-console.log(`GPU: ${gpu.adapterName} (f16 ${gpu.hasF16}, timestamps ${gpu.hasTimestamps})`);
-
-using w = Tensor.randn([256, 384], { seed: 0, std: 0.02 });
-const data = await w.data();
-const absmax = data.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-const scale = absmax / 7;
-using scaled = ops.mul(w, 1 / scale);
-using clipped = ops.clamp(scaled, -7, 7);
-using codes = ops.unary("round", clipped);
-using deq = ops.mul(codes, scale);
-using err = ops.sub(w, deq);
-const e = await err.data();
-let se = 0, sw = 0;
-for (let i = 0; i < e.length; i++) {
-  se += e[i] * e[i];
-  sw += data[i] * data[i];
-}
-console.log(`int4 RTN (per-tensor absmax) of a 256×384 Gaussian weight: SQNR ${(10 * Math.log10(sw / se)).toFixed(2)} dB`);
+const root = new URL("..", import.meta.url);
+const nbPath = new URL("notebooks/00-quickstart.ipynb", root);
+const nb = JSON.parse(await Deno.readTextFile(nbPath));
+const code = (nb.cells as { cell_type: string; source: string[] | string }[])
+  .filter((c) => c.cell_type === "code")
+  .map((c) => (Array.isArray(c.source) ? c.source.join("") : c.source))
+  .join("\n\n");
+const outDir = new URL("out/", root);
+await Deno.mkdir(outDir, { recursive: true });
+const script = new URL("quickstart-demo.ts", outDir);
+const tmp = new URL("quickstart-demo.ts.tmp", outDir);
+await Deno.writeTextFile(tmp, `// generated from notebooks/00-quickstart.ipynb by tools/demo.ts\n${code}\n`);
+await Deno.rename(tmp, script);
+const child = new Deno.Command(Deno.execPath(), {
+  args: ["run", "-A", script.pathname],
+  cwd: outDir.pathname,
+  stdout: "inherit",
+  stderr: "inherit",
+}).spawn();
+const { code: status } = await child.status;
+Deno.exit(status);

@@ -1,0 +1,184 @@
+/**
+ * `loadModel(dir)`: a Llama-family checkpoint (HF `config.json` plus
+ * `model.safetensors` or a sharded `model.safetensors.index.json`) onto the
+ * GPU as a {@link LlamaModel}. Every tensor the config implies is checked
+ * (name, shape, float dtype) before any is read, so a malformed checkpoint
+ * fails at once with an error naming the tensor; then tensors are read one
+ * at a time and uploaded, converted to the requested dtype. Default
+ * directory: the embedded tiny model, `data/tiny`.
+ *
+ * @example
+ * ```ts
+ * import { initGPU } from "../mod.ts";
+ * import { loadModel } from "./load.ts";
+ * await initGPU();
+ * using model = await loadModel(); // the embedded tiny model
+ * console.log(model.toString()); // LlamaModel(llama, 4 layers, hidden 128, heads 4/2, vocab 256, f32)
+ * ```
+ * @module
+ */
+import { gpu } from "../kernels/gpu.ts";
+import { Tensor } from "../kernels/tensor.ts";
+import { expectedTensorNames, type LlamaConfig, loadLlamaConfig } from "./config.ts";
+import { LlamaModel, type ModelDType } from "./llama.ts";
+import { openCheckpoint } from "./safetensors.ts";
+
+/** The embedded tiny byte-level model shipped with lowbit. */
+export const TINY_MODEL_DIR: URL = new URL("../data/tiny/", import.meta.url);
+
+/** Options of {@link loadModel}. */
+export interface LoadModelOptions {
+  /** Weights and activations in f32 (default) or f16 (needs `shader-f16`). */
+  dtype?: ModelDType;
+}
+
+/** A checkpoint that does not match its config; names the tensor (or file). */
+export class ModelLoadError extends Error {
+  /** The tensor at fault, if one is. */
+  readonly tensor?: string;
+
+  /**
+   * Makes the error.
+   *
+   * @param message what is wrong and what was expected
+   * @param tensor the tensor's HF name
+   *
+   * @example
+   * ```ts
+   * import { ModelLoadError } from "./load.ts";
+   * const e = new ModelLoadError("x is missing", "model.norm.weight");
+   * console.log(e.name, e.tensor); // ModelLoadError model.norm.weight
+   * ```
+   */
+  constructor(message: string, tensor?: string) {
+    super(message);
+    this.name = "ModelLoadError";
+    this.tensor = tensor;
+  }
+}
+
+function toPath(dir: string | URL): string {
+  if (typeof dir === "string") return dir;
+  if (dir.protocol !== "file:") {
+    throw new ModelLoadError(
+      `loadModel: ${dir.href} is not a local file URL; download the checkpoint and give its directory`,
+    );
+  }
+  return decodeURIComponent(dir.pathname);
+}
+
+/**
+ * Checks that a checkpoint holds every tensor `config` implies, with the
+ * right shape and a float dtype (F32, F16 or BF16). Extra tensors (e.g. a
+ * stored `lm_head.weight` when embeddings are tied) are ignored.
+ *
+ * @throws {ModelLoadError} naming the first missing or mismatched tensor
+ *
+ * @example
+ * ```ts
+ * import { loadLlamaConfig } from "./config.ts";
+ * import { validateCheckpoint } from "./load.ts";
+ * import { openCheckpoint } from "./safetensors.ts";
+ * const config = await loadLlamaConfig("data/tiny");
+ * const ckpt = await openCheckpoint("data/tiny");
+ * validateCheckpoint(config, ckpt); // passes silently
+ * ckpt.close();
+ * ```
+ */
+export function validateCheckpoint(
+  config: LlamaConfig,
+  ckpt: {
+    path: string;
+    names: readonly string[];
+    has(name: string): boolean;
+    info(name: string): { dtype: string; shape: number[] };
+  },
+): void {
+  const dims = `hidden_size ${config.hiddenSize}, intermediate_size ${config.intermediateSize}, ` +
+    `heads ${config.numAttentionHeads}/${config.numKeyValueHeads} × head_dim ${config.headDim}, ` +
+    `vocab_size ${config.vocabSize}`;
+  for (const { name, shape } of expectedTensorNames(config)) {
+    if (!ckpt.has(name)) {
+      const near = ckpt.names.filter((n) => n.endsWith(name.split(".").slice(-2).join("."))).slice(
+        0,
+        3,
+      );
+      throw new ModelLoadError(
+        `${ckpt.path}: tensor "${name}" is missing (config.json implies shape [${
+          shape.join(", ")
+        }]; ` +
+          `the checkpoint holds ${ckpt.names.length} tensors${
+            near.length ? `, e.g. ${near.join(", ")}` : ""
+          })`,
+        name,
+      );
+    }
+    const info = ckpt.info(name);
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      throw new ModelLoadError(
+        `${ckpt.path}: tensor "${name}" has shape [${
+          info.shape.join(", ")
+        }] but config.json (${dims}) ` +
+          `implies [${shape.join(", ")}]`,
+        name,
+      );
+    }
+    if (info.dtype !== "F32" && info.dtype !== "F16" && info.dtype !== "BF16") {
+      throw new ModelLoadError(
+        `${ckpt.path}: tensor "${name}" is ${info.dtype}; expected a float tensor (F32, F16 or BF16)`,
+        name,
+      );
+    }
+  }
+}
+
+/**
+ * Loads a Llama-family model (config.json + safetensors) onto the GPU.
+ * Tensors are read lazily, one at a time, and converted to `dtype`.
+ * `initGPU()` must have completed.
+ *
+ * @param dir checkpoint directory (default: the embedded `data/tiny`)
+ * @throws {ModelLoadError} when a tensor is missing or has the wrong shape or dtype
+ * @throws {ConfigError} when config.json is malformed
+ *
+ * @example
+ * ```ts
+ * import { initGPU } from "../mod.ts";
+ * import { loadModel } from "./load.ts";
+ * await initGPU();
+ * using model = await loadModel("data/tiny", { dtype: "f32" });
+ * console.log(model.config.numHiddenLayers, model.dtype); // 4 f32
+ * ```
+ */
+export async function loadModel(
+  dir: string | URL = TINY_MODEL_DIR,
+  options: LoadModelOptions = {},
+): Promise<LlamaModel> {
+  const dtype = options.dtype ?? "f32";
+  if (dtype !== "f32" && dtype !== "f16") {
+    throw new ModelLoadError(`loadModel: dtype "${dtype}" is not supported; use "f32" or "f16"`);
+  }
+  if (dtype === "f16" && !gpu().hasF16) {
+    throw new ModelLoadError(
+      `loadModel: dtype "f16" needs the shader-f16 feature, which this GPU (${gpu().adapterName}) ` +
+        `lacks; load with { dtype: "f32" }`,
+    );
+  }
+  const path = toPath(dir);
+  const config = await loadLlamaConfig(path);
+  const ckpt = await openCheckpoint(path);
+  const weights = new Map<string, Tensor>();
+  try {
+    validateCheckpoint(config, ckpt);
+    for (const { name, shape } of expectedTensorNames(config)) {
+      const { data } = await ckpt.read(name, { as: dtype });
+      weights.set(name, Tensor.fromArray(data as Float32Array | Float16Array, shape, dtype));
+    }
+    return new LlamaModel(config, weights, dtype);
+  } catch (e) {
+    for (const t of weights.values()) t.dispose();
+    throw e;
+  } finally {
+    ckpt.close();
+  }
+}

@@ -1,0 +1,177 @@
+/**
+ * Quantized linear layers for the model's `Linear` interface: the weight is
+ * replaced by its quantized values (fake quantization: the model computes
+ * with exactly the numbers the low-bit format stores), and optionally the
+ * input activations are quantized per token on the fly (W8A8, W4A8, …).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { DenseLinear } from "../model/linear.ts";
+ * import { int } from "./quantizer.ts";
+ * import { quantizeLinear } from "./linear.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.randn([16, 32], { seed: 0 }));
+ * using q = await quantizeLinear(dense, int(4, { group: 16 }), { act: int(8, { per: "token" }) });
+ * using y = q.forward(Tensor.randn([2, 32], { seed: 1 }));
+ * console.log(y.shape, q.bitsPerWeight); // [2, 16] 5
+ * ```
+ * @module
+ */
+import type { Tensor } from "../kernels/tensor.ts";
+import { linear } from "../kernels/ops/matmul.ts";
+import { fakeQuantRows } from "../kernels/ops/quantize.ts";
+import type { Linear } from "../model/linear.ts";
+import { bitsPerWeight, describe, elementFormat, isInt, type Quantizer } from "./quantizer.ts";
+import { fakeQuant, type QuantizeOptions } from "./quantize.ts";
+import { decisionTable } from "./table.ts";
+
+/** Options of a {@link QuantLinear}. */
+export interface QuantLinearOptions {
+  /** Bias `[out]` (owned). */
+  bias?: Tensor;
+  /** Bits per weight of the stored format (for size reports). */
+  bitsPerWeight: number;
+  /** The weight quantizer, for display. */
+  weightQuantizer?: Quantizer;
+  /** Per-token dynamic activation quantizer (symmetric; `per: "token"`). */
+  act?: Quantizer;
+  /** Clip ratio applied to each token's absmax before activation quantization (default 1). */
+  actClip?: number;
+}
+
+/** A linear layer computing with quantized weights (and optionally quantized inputs). */
+export class QuantLinear implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly bitsPerWeight: number;
+  /** The dequantized weight `[out, in]` (owned). */
+  readonly weight: Tensor;
+  readonly bias?: Tensor;
+  readonly weightQuantizer?: Quantizer;
+  readonly act?: Quantizer;
+  readonly actClip: number;
+
+  /**
+   * @param weight the dequantized weight `[out, in]` (owned from now on)
+   * @param options bias, bits per weight, activation quantizer
+   */
+  constructor(weight: Tensor, options: QuantLinearOptions) {
+    if (weight.rank !== 2) throw new RangeError(`QuantLinear: weight ${weight} must be 2-D`);
+    this.weight = weight;
+    this.outFeatures = weight.shape[0];
+    this.inFeatures = weight.shape[1];
+    this.bias = options.bias;
+    this.bitsPerWeight = options.bitsPerWeight;
+    this.weightQuantizer = options.weightQuantizer;
+    if (options.act) {
+      const g = options.act.granularity.kind;
+      if (
+        (g !== "token" && !(g === "channel" && options.act.granularity.axis === 0)) ||
+        !options.act.symmetric
+      ) {
+        throw new RangeError(
+          `QuantLinear: activations are quantized per token and symmetric; got ${
+            describe(options.act)
+          }`,
+        );
+      }
+    }
+    this.act = options.act;
+    this.actClip = options.actClip ?? 1;
+  }
+
+  /** `[tokens, in]` → `[tokens, out]` with quantized inputs when an activation quantizer is set. */
+  forward(x: Tensor): Tensor {
+    if (!this.act) return linear(x, this.weight, this.bias);
+    const fmt = elementFormat(this.act.format);
+    using xq = fakeQuantRows(x, {
+      table: decisionTable(fmt),
+      maxValue: isInt(fmt) ? fmt.qmax : fmt.maxValue,
+      clipRatio: this.actClip,
+    });
+    return linear(xq, this.weight, this.bias);
+  }
+
+  /** Frees the weight and bias. */
+  dispose(): void {
+    this.weight.dispose();
+    this.bias?.dispose();
+  }
+
+  /** Disposes at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `QuantLinear(out×in, int4 · group 128 · …)`. */
+  toString(): string {
+    return `QuantLinear(${this.outFeatures}×${this.inFeatures}, ${
+      this.weightQuantizer ? describe(this.weightQuantizer) : `${this.bitsPerWeight} bits`
+    }${this.act ? `; activations ${describe(this.act)}` : ""})`;
+  }
+}
+
+/** A layer with a float weight `[out, in]` and an optional bias, as `DenseLinear` is. */
+export interface WeightedLinear extends Linear {
+  readonly weight: Tensor;
+  readonly bias?: Tensor;
+}
+
+/**
+ * Round-to-nearest quantization of one linear layer's weight with `q`,
+ * returning a new {@link QuantLinear} (the input layer is left untouched; the
+ * bias is copied).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { DenseLinear } from "../model/linear.ts";
+ * import { nvfp4 } from "./quantizer.ts";
+ * import { quantizeLinear } from "./linear.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.randn([4, 32], { seed: 2 }));
+ * using q = await quantizeLinear(dense, nvfp4());
+ * console.log(q.toString());
+ * ```
+ */
+export async function quantizeLinear(
+  layer: WeightedLinear,
+  q: Quantizer,
+  options: QuantizeOptions & { act?: Quantizer; actClip?: number } = {},
+): Promise<QuantLinear> {
+  const w = await fakeQuant(q, layer.weight, options);
+  return fromDequantized(layer, w, q, options);
+}
+
+/**
+ * Wraps an already-quantized weight (e.g. GPTQ's output) as a {@link QuantLinear}
+ * with `layer`'s bias copied.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { DenseLinear } from "../model/linear.ts";
+ * import { int } from "./quantizer.ts";
+ * import { fromDequantized } from "./linear.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.randn([4, 8], { seed: 2 }));
+ * using q = fromDequantized(dense, Tensor.zeros([4, 8]), int(4));
+ * console.log(q.bitsPerWeight); // 6 (int4 + an f16 scale per 8-wide row)
+ * ```
+ */
+export function fromDequantized(
+  layer: Linear & { bias?: Tensor },
+  weight: Tensor,
+  q: Quantizer,
+  options: { act?: Quantizer; actClip?: number } = {},
+): QuantLinear {
+  return new QuantLinear(weight, {
+    // a view of the bias: shares (and keeps alive) the original buffer
+    bias: layer.bias?.reshape(layer.bias.shape),
+    bitsPerWeight: bitsPerWeight(q, [layer.outFeatures, layer.inFeatures]),
+    weightQuantizer: q,
+    act: options.act,
+    actClip: options.actClip,
+  });
+}

@@ -1,0 +1,13 @@
+/**
+ * Every quantization method, one file per paper, re-exported.
+ *
+ * @example
+ * ```ts
+ * import { rtn } from "./mod.ts";
+ * console.log(typeof rtn); // "function"
+ * ```
+ * @module
+ */
+export * from "./rtn.ts";
+export * from "./gptq.ts";
+export * from "./gptq_model.ts";
