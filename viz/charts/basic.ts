@@ -19,6 +19,8 @@ import { baseLayout, type ChartOptions, COLORS } from "./common.ts";
 export interface ScatterOptions extends ChartOptions {
   /** Hover text per point. */
   text?: Labels;
+  /** Also write `text` next to each point (default false: hover only). */
+  showText?: boolean;
   /** Legend name. */
   name?: string;
 }
@@ -39,7 +41,8 @@ export function scatter(x: Numbers, y: Numbers, options: ScatterOptions = {}): F
   sameLength(text ? { x: xs, y: ys, text } : { x: xs, y: ys });
   return new Figure([{
     type: "scatter",
-    mode: "markers",
+    mode: options.showText && text ? "markers+text" : "markers",
+    textposition: "top center",
     name: options.name ?? "",
     x: xs,
     y: ys,
