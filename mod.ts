@@ -28,6 +28,8 @@ export * as formats from "./quant/formats/index.ts";
 export * from "./quant/quantizer.ts";
 export * from "./quant/quantize.ts";
 export * from "./quant/linear.ts";
+export * from "./quant/pack.ts";
+export * from "./quant/checkpoint.ts";
 export * from "./quant/metrics.ts";
 export * as calib from "./quant/calib/mod.ts";
 export * as transforms from "./quant/transforms/mod.ts";

@@ -167,6 +167,8 @@ export class LlamaModel {
   readonly embedTokens: Tensor;
   /** Final RMSNorm weight `[hidden]`. */
   readonly norm: Tensor;
+  /** The checkpoint folder the model was loaded from (set by `loadModel`), for savers. */
+  source?: string;
   readonly #norms: LayerNorms[];
   readonly #linears = new Map<string, Linear>();
   #head: Linear;

@@ -174,7 +174,9 @@ export async function loadModel(
       const { data } = await ckpt.read(name, { as: dtype });
       weights.set(name, Tensor.fromArray(data as Float32Array | Float16Array, shape, dtype));
     }
-    return new LlamaModel(config, weights, dtype);
+    const model = new LlamaModel(config, weights, dtype);
+    model.source = path;
+    return model;
   } catch (e) {
     for (const t of weights.values()) t.dispose();
     throw e;

@@ -23,8 +23,42 @@ import { linear } from "../kernels/ops/matmul.ts";
 import { fakeQuantRows } from "../kernels/ops/quantize.ts";
 import type { Linear } from "../model/linear.ts";
 import { bitsPerWeight, describe, elementFormat, isInt, type Quantizer } from "./quantizer.ts";
-import { fakeQuant, type QuantizeOptions } from "./quantize.ts";
+import { cast } from "../kernels/ops/elementwise.ts";
+import { packWeights } from "../kernels/lowbit/layout.ts";
+import { quantize, type QuantizeOptions } from "./quantize.ts";
 import { decisionTable } from "./table.ts";
+
+/**
+ * The codes and scales behind a quantized weight, kept on the CPU so the layer
+ * can be saved (`quant/checkpoint.ts`) or packed for the low-bit kernels.
+ * `words` is the codes' bit stream in the `kernels/lowbit/layout.ts` row layout
+ * (`int<bits>` stream; `binary` for 1 bit).
+ */
+export interface StoredCodes {
+  quantizer: Quantizer;
+  shape: [number, number];
+  /** Codes per scale group along the input axis (the input size for per-channel). */
+  groupSize: number;
+  /** Bits per code. */
+  bits: number;
+  /** Packed codes, `[out, rowWords]` row-major. */
+  words: Uint32Array;
+  /** Per-group decode multipliers (scales along rows; along columns for per-input-channel). */
+  scales: Float32Array;
+  /** Per-group zero points (asymmetric integers). */
+  zeros?: Float32Array;
+  /** NVFP4's per-tensor decode scale (1 otherwise). */
+  tensorScale: number;
+}
+
+/** The bit-stream format of `bits`-bit codes in the packed layout. */
+export function streamFormat(bits: number): "binary" | `int${2 | 3 | 4 | 5 | 6 | 7 | 8}` {
+  if (bits === 1) return "binary";
+  if (!Number.isInteger(bits) || bits < 2 || bits > 8) {
+    throw new RangeError(`no packed bit stream for ${bits}-bit codes`);
+  }
+  return `int${bits}` as `int${2 | 3 | 4 | 5 | 6 | 7 | 8}`;
+}
 
 /** Options of a {@link QuantLinear}. */
 export interface QuantLinearOptions {
@@ -38,6 +72,8 @@ export interface QuantLinearOptions {
   act?: Quantizer;
   /** Clip ratio applied to each token's absmax before activation quantization (default 1). */
   actClip?: number;
+  /** The codes and scales (to save or pack the layer). */
+  stored?: StoredCodes;
 }
 
 /** A linear layer computing with quantized weights (and optionally quantized inputs). */
@@ -51,6 +87,8 @@ export class QuantLinear implements Linear {
   readonly weightQuantizer?: Quantizer;
   readonly act?: Quantizer;
   readonly actClip: number;
+  /** The codes and scales, when the quantizer produced them (RTN, GPTQ, …). */
+  readonly stored?: StoredCodes;
 
   /**
    * @param weight the dequantized weight `[out, in]` (owned from now on)
@@ -79,6 +117,7 @@ export class QuantLinear implements Linear {
     }
     this.act = options.act;
     this.actClip = options.actClip ?? 1;
+    this.stored = options.stored;
   }
 
   /** `[tokens, in]` → `[tokens, out]` with quantized inputs when an activation quantizer is set. */
@@ -140,8 +179,24 @@ export async function quantizeLinear(
   q: Quantizer,
   options: QuantizeOptions & { act?: Quantizer; actClip?: number } = {},
 ): Promise<QuantLinear> {
-  const w = await fakeQuant(q, layer.weight, options);
-  return fromDequantized(layer, w, q, options);
+  using qt = await quantize(q, layer.weight, options);
+  const codes = await qt.codes.data();
+  const shape = qt.shape as [number, number];
+  const bits = elementFormat(q.format).bits;
+  const stored: StoredCodes = {
+    quantizer: q,
+    shape,
+    groupSize: qt.groupSize,
+    bits,
+    words: packWeights(codes, shape, streamFormat(bits)),
+    scales: qt.scales,
+    zeros: qt.zeros,
+    tensorScale: qt.tensorScale,
+  };
+  const w = layer.weight.dtype === "f16"
+    ? cast(qt.dequantized, "f16")
+    : qt.dequantized.reshape(qt.dequantized.shape);
+  return fromDequantized(layer, w, q, { ...options, stored });
 }
 
 /**
@@ -164,7 +219,7 @@ export function fromDequantized(
   layer: Linear & { bias?: Tensor },
   weight: Tensor,
   q: Quantizer,
-  options: { act?: Quantizer; actClip?: number } = {},
+  options: { act?: Quantizer; actClip?: number; stored?: StoredCodes } = {},
 ): QuantLinear {
   return new QuantLinear(weight, {
     // a view of the bias: shares (and keeps alive) the original buffer
@@ -173,5 +228,6 @@ export function fromDequantized(
     weightQuantizer: q,
     act: options.act,
     actClip: options.actClip,
+    stored: options.stored,
   });
 }

@@ -1,0 +1,111 @@
+/**
+ * Integer weights, 2–8 bits, with a per-group f16/f32 scale: symmetric
+ * (two's complement codes, `value = q · scale`) or asymmetric (unsigned codes
+ * and a per-group zero point, `value = (q − zero) · scale`).
+ *
+ * The GEMV decodes a code without an int→float conversion instruction: the
+ * code is OR-ed into the mantissa of 2^23 and 2^23 (plus the sign bias) is
+ * subtracted, which is exact. Signed codes are first turned into offset
+ * binary by flipping every field's sign bit with one XOR per word.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { packInt } from "./int.ts";
+ * import { lowbitMatmul } from "./kernel.ts";
+ * await initGPU();
+ * // int4 codes: 1 → +1, 15 → −1; one group of 8 per row, scale 0.5
+ * using w = packInt([1, 1, 1, 1, 15, 15, 15, 15], [1, 8], { bits: 4, scales: [0.5] });
+ * using x = Tensor.fromArray([[1, 2, 3, 4, 5, 6, 7, 8]]);
+ * using y = lowbitMatmul(x, w);
+ * console.log(await y.data()); // Float32Array [-8]
+ * ```
+ * @module
+ */
+import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
+import { createPackedWeight, type LowbitFormat, type PackedWeight, packWeights } from "./layout.ts";
+
+/**
+ * WGSL decoding of `bits`-bit integers for a row stride of `stride` words.
+ *
+ * @example
+ * ```ts
+ * import { intCodegen } from "./int.ts";
+ * console.log(intCodegen(4, false, 512).rawValue("r", null)); // f32 of the sign-extended code
+ * ```
+ */
+export function intCodegen(bits: number, asymmetric: boolean, stride: number): Codegen {
+  const unitCodes = 32 / gcd(32, bits);
+  const unitWords = bits / gcd(32, bits);
+  // Sign bit of every field, as unit words.
+  const signMask: number[] = new Array(unitWords).fill(0);
+  for (let j = 0; j < unitCodes; j++) {
+    const b = j * bits + bits - 1;
+    signMask[b >> 5] = (signMask[b >> 5] | (1 << (b & 31))) >>> 0;
+  }
+  const bias = asymmetric ? 8388608 : 8388608 + 2 ** (bits - 1);
+  const sh = 32 - bits;
+  return {
+    prepWord: asymmetric ? undefined : (w, i) => `(${w} ^ 0x${signMask[i].toString(16)}u)`,
+    unit: (words) => bitstreamUnit(words, bits, unitCodes),
+    value: (c, z) => {
+      const v = `(bitcast<f32>(${c} | 0x4b000000u) - ${bias}.0)`;
+      return z ? `(${v} - ${z})` : v;
+    },
+    rawFn: bitstreamRawFn(bits, stride),
+    rawValue: (r, z) =>
+      asymmetric ? `(f32(${r}) - ${z})` : `f32(bitcast<i32>(${r} << ${sh}u) >> ${sh}u)`,
+  };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
+}
+
+/** Options of {@link packInt}. */
+export interface PackIntOptions {
+  /** Bits per code, 2–8. */
+  bits: number;
+  /** Codes per scale group along K (default K). */
+  groupSize?: number;
+  /** Scales, row-major `[N, K/groupSize]`. */
+  scales: ArrayLike<number>;
+  /** Zero points (asymmetric); codes are then read unsigned. */
+  zeros?: ArrayLike<number>;
+  /** Dtype of scales and zeros on the GPU (default f16). */
+  scaleDtype?: "f16" | "f32";
+}
+
+/**
+ * Packs integer codes (unsigned storage codes, row-major `[N, K]`) into a GPU
+ * {@link PackedWeight}.
+ *
+ * @example
+ * ```ts
+ * import { initGPU } from "../../mod.ts";
+ * import { packInt } from "./int.ts";
+ * await initGPU();
+ * using w = packInt([0, 3, 1, 2], [2, 2], { bits: 2, scales: [1, 2], zeros: [1, 1] });
+ * console.log(w.format, w.zeros?.shape); // "int2" [2, 1]
+ * ```
+ */
+export function packInt(
+  codes: ArrayLike<number>,
+  shape: readonly [number, number] | readonly number[],
+  options: PackIntOptions,
+): PackedWeight {
+  const { bits } = options;
+  if (!Number.isInteger(bits) || bits < 2 || bits > 8) {
+    throw new RangeError(`packInt: bits must be an integer 2…8, got ${bits}`);
+  }
+  const format = `int${bits}` as LowbitFormat;
+  return createPackedWeight({
+    format,
+    shape,
+    groupSize: options.groupSize,
+    words: packWeights(codes, shape, format),
+    scales: options.scales,
+    zeros: options.zeros,
+    scaleDtype: options.scaleDtype,
+  });
+}

@@ -1,0 +1,104 @@
+/**
+ * NF4 (4-bit NormalFloat, QLoRA): codes index 16 fixed levels in [−1, 1],
+ * times an absmax scale per block of 64 (f16 or f32; double quantization of
+ * the scales is not modelled). Levels come from a workgroup-memory table.
+ *
+ * Source of the levels: Dettmers et al., "QLoRA: Efficient Finetuning of
+ * Quantized LLMs", 2023, Appendix E.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { packNf4 } from "./nf4.ts";
+ * import { lowbitMatmul } from "./kernel.ts";
+ * await initGPU();
+ * const codes = new Array(64).fill(7); // 0.0
+ * codes[0] = 15; // 1.0
+ * using w = packNf4(codes, [1, 64], { scales: [3] });
+ * using x = Tensor.fromArray([new Array(64).fill(2)]);
+ * using y = lowbitMatmul(x, w);
+ * console.log(await y.data()); // Float32Array [6]
+ * ```
+ * @module
+ */
+import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
+import { createPackedWeight, type PackedWeight, packWeights } from "./layout.ts";
+
+/** The 16 NF4 levels of QLoRA Appendix E, by code (ascending; code 7 is 0). */
+export const NF4_LEVELS: Float32Array = Float32Array.from([
+  -1.0,
+  -0.6961928009986877,
+  -0.5250730514526367,
+  -0.39491748809814453,
+  -0.28444138169288635,
+  -0.18477343022823334,
+  -0.09105003625154495,
+  0.0,
+  0.07958029955625534,
+  0.16093020141124725,
+  0.24611230194568634,
+  0.33791524171829224,
+  0.44070982933044434,
+  0.5626170039176941,
+  0.7229568362236023,
+  1.0,
+]);
+
+/** QLoRA's block size. */
+export const NF4_GROUP = 64;
+
+/**
+ * WGSL decoding of NF4 codes through the workgroup table.
+ *
+ * @example
+ * ```ts
+ * import { nf4Codegen } from "./nf4.ts";
+ * console.log(nf4Codegen(4).lut?.length); // 16
+ * ```
+ */
+export function nf4Codegen(stride: number): Codegen {
+  return {
+    lut: NF4_LEVELS,
+    unit: (words) => bitstreamUnit(words, 4, 8),
+    value: (c) => `lut[${c}]`,
+    rawFn: bitstreamRawFn(4, stride),
+    rawValue: (r) => `lut[${r}]`,
+  };
+}
+
+/** Options of {@link packNf4}. */
+export interface PackNf4Options {
+  /** Block size (default 64). */
+  groupSize?: number;
+  /** Absmax scales `[N, K/groupSize]`. */
+  scales: ArrayLike<number>;
+  /** Dtype of the scales on the GPU (default f16). */
+  scaleDtype?: "f16" | "f32";
+}
+
+/**
+ * Packs NF4 codes (row-major `[N, K]`).
+ *
+ * @example
+ * ```ts
+ * import { initGPU } from "../../mod.ts";
+ * import { packNf4 } from "./nf4.ts";
+ * await initGPU();
+ * using w = packNf4(new Array(128).fill(7), [1, 128], { scales: [1, 1] });
+ * console.log(w.groupSize); // 64
+ * ```
+ */
+export function packNf4(
+  codes: ArrayLike<number>,
+  shape: readonly [number, number] | readonly number[],
+  options: PackNf4Options,
+): PackedWeight {
+  return createPackedWeight({
+    format: "nf4",
+    shape,
+    groupSize: options.groupSize ?? Math.min(NF4_GROUP, shape[1]),
+    words: packWeights(codes, shape, "nf4"),
+    scales: options.scales,
+    scaleDtype: options.scaleDtype,
+  });
+}
