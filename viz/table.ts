@@ -153,9 +153,43 @@ export function tableText(table: TableLike, options: TableOptions = {}): string 
  * if (!String(b["text/plain"]).startsWith("t: 1 rows")) throw new Error("bad text");
  * ```
  */
-export function showTable(table: TableLike, options: TableOptions = {}): Displayable {
+export function showTable(
+  table: TableLike | readonly Record<string, unknown>[],
+  options: TableOptions = {},
+): Displayable {
+  if (Array.isArray(table)) table = recordsTable(table);
+  const t = table as TableLike;
   return displayable(() => ({
-    "text/html": tableHTML(table, options),
-    "text/plain": tableText(table, options),
+    "text/html": tableHTML(t, options),
+    "text/plain": tableText(t, options),
   }));
+}
+
+/**
+ * A {@link TableLike} view of plain records (one object per row; columns
+ * from the union of their keys, in first-seen order), so arrays of result
+ * objects display like Arrow tables.
+ *
+ * @example
+ * ```ts
+ * import { recordsTable, tableText } from "./table.ts";
+ * const t = recordsTable([{ method: "rtn", ppl: 3.1 }, { method: "gptq", ppl: 2.9 }]);
+ * if (!tableText(t).startsWith("2 rows × 2 columns")) throw new Error(tableText(t));
+ * ```
+ */
+export function recordsTable(rows: readonly Record<string, unknown>[]): TableLike {
+  const names: string[] = [];
+  for (const r of rows) for (const k of Object.keys(r)) if (!names.includes(k)) names.push(k);
+  const typeOf = (k: string) => {
+    const v = rows.find((r) => r[k] !== undefined && r[k] !== null)?.[k];
+    return { toString: () => (v === undefined ? "null" : typeof v) };
+  };
+  return {
+    numRows: rows.length,
+    numCols: names.length,
+    schema: { fields: names.map((name) => ({ name, type: typeOf(name) })) },
+    getChildAt: (
+      i: number,
+    ) => (i < names.length ? { get: (row: number) => rows[row]?.[names[i]] ?? null } : null),
+  };
 }
