@@ -20,6 +20,8 @@ export interface Codegen {
    * or "tensor" to read them from the weight's codebook binding.
    */
   readonly lut?: Float32Array | "tensor";
+  /** Signed ints: the offset `sbias` (declared by the kernel, opaque to the compiler). */
+  readonly signBias?: number;
   /** Optional rewrite of unit word `i` (e.g. flipping sign bits) before extracting codes. */
   prepWord?(w: string, i: number): string;
   /** WGSL statements and per-code expressions for one unit of (prepared) words. */

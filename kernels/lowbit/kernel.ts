@@ -131,7 +131,7 @@ function packedSource(w: PackedWeight, K4: boolean): Source {
 }
 
 /** A dense `[N, K]` f16 or f32 weight as a generator source. */
-export function denseSource(w: Tensor): Source {
+function denseSource(w: Tensor): Source {
   const [N, K] = w.shape;
   const f16 = w.dtype === "f16";
   const cg: Codegen = f16
@@ -405,6 +405,7 @@ fn nonfinite(v: vec4<f32>) -> bool {
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   ${d.lutInit}
+  ${cg.signBias ? `let sbias = f32(${cg.signBias}u + nwg.z - 1u);` : ""}
   let row = lid / ${T}u;
   let t = lid % ${T}u;
   let n0 = (wid.x + wid.y * nwg.x) * ${R}u;
@@ -445,12 +446,12 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
 function gemmCode(
   src: Source,
   TM: number,
+  TN: number,
   xDtype: "f32" | "f16",
   outDtype: "f32" | "f16",
   biasDtype: string | null,
 ): string {
   const { N, K, GS, G, cg } = src;
-  const TN = 8;
   const BM = 16 * TM;
   const BN = 16 * TN;
   const BK = src.unitCodes * Math.ceil(32 / src.unitCodes);
@@ -611,14 +612,16 @@ export function planMatmul(
       out,
     };
   }
+  // Small batches: narrow tiles so that enough workgroups exist to fill the GPU.
   const TM = M <= 16 ? 1 : M <= 32 ? 2 : 4;
-  const code = gemmCode(src, TM, xd, outDtype, biasDtype);
+  const TN = M <= 32 ? 2 : 8;
+  const code = gemmCode(src, TM, TN, xd, outDtype, biasDtype);
   return {
     label: `lowbit gemm ${src.what} M${M}`,
     code,
     buffers,
     params: new Params().u(M),
-    workgroups: [Math.ceil(src.N / 128), Math.ceil(M / (16 * TM)), 1],
+    workgroups: [Math.ceil(src.N / (16 * TN)), Math.ceil(M / (16 * TM)), 1],
     out,
   };
 }
