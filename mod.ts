@@ -18,7 +18,9 @@ export { GPUFailureError, GPUUnavailableError, gpu, initGPU } from "./kernels/gp
 export type { GPUContext } from "./kernels/gpu.ts";
 export { numel, Tensor } from "./kernels/tensor.ts";
 export type { NestedArray, RandomOptions, TensorSummary } from "./kernels/tensor.ts";
-export type { DType } from "./kernels/dtype.ts";
+export type { AnyTypedArray, DType } from "./kernels/dtype.ts";
+export type { LowbitFormat, PackedWeight } from "./kernels/lowbit/layout.ts";
+export type { BlockFormat, ElementFormat, IntFormat, QuantizedBlocks } from "./quant/formats/index.ts";
 export { Rng } from "./kernels/random.ts";
 export { runtimeStats, sync, trimPool } from "./kernels/runtime.ts";
 export * as ops from "./kernels/ops/mod.ts";

@@ -36,7 +36,8 @@ export interface GPUContext {
 
 /** Thrown when no WebGPU adapter can be used; the message says how to fix it. */
 export class GPUUnavailableError extends Error {
-  /** @param message what is missing and how to fix it */
+  /** An error whose message says what is missing and how to fix it.
+   * @param message what is missing and how to fix it */
   constructor(message: string) {
     super(message);
     this.name = "GPUUnavailableError";
@@ -45,7 +46,8 @@ export class GPUUnavailableError extends Error {
 
 /** Thrown when the GPU reports a validation or out-of-memory error, or the device is lost. */
 export class GPUFailureError extends Error {
-  /** @param message what the GPU reported */
+  /** An error carrying what the GPU reported.
+   * @param message what the GPU reported */
   constructor(message: string) {
     super(message);
     this.name = "GPUFailureError";

@@ -21,7 +21,8 @@ export class Rng {
   private s2: number;
   private s3: number;
 
-  /** @param seed any integer; the same seed gives the same sequence */
+  /** A generator seeded with `seed`.
+   * @param seed any integer; the same seed gives the same sequence */
   constructor(seed: number) {
     let x = (seed >>> 0) ^ Math.floor(seed / 2 ** 32);
     const next = () => {

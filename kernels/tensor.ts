@@ -86,7 +86,9 @@ function inferShape(data: NestedArray): number[] {
 
 /** An n-dimensional GPU array. */
 export class Tensor {
+  /** Dimensions, outermost first. */
   readonly shape: readonly number[];
+  /** Element type. */
   readonly dtype: DType;
   /** Number of elements. */
   readonly size: number;
@@ -439,11 +441,17 @@ export class Tensor {
 
 /** What a Tensor shows of itself in a notebook. */
 export interface TensorSummary {
+  /** Smallest non-NaN value. */
   min: number;
+  /** Largest non-NaN value. */
   max: number;
+  /** Mean of the non-NaN values. */
   mean: number;
+  /** Number of NaN values. */
   nan: number;
+  /** The summary as plain text. */
   text: string;
+  /** The summary as HTML. */
   html: string;
 }
 

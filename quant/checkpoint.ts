@@ -46,7 +46,9 @@ import { dequantize, type QuantizedTensor } from "./quantize.ts";
 
 /** The `quantization_config` stored in the safetensors metadata. */
 export interface QuantizationConfig {
+  /** Always "lowbit". */
   quant_method: "lowbit";
+  /** Layout version. */
   version: 1;
   /** How codes are packed (see the module doc). */
   layout: string;

@@ -35,7 +35,9 @@ import { decisionTable } from "./table.ts";
  * (`int<bits>` stream; `binary` for 1 bit).
  */
 export interface StoredCodes {
+  /** The quantizer that produced the codes. */
   quantizer: Quantizer;
+  /** `[out, in]`. */
   shape: [number, number];
   /** Codes per scale group along the input axis (the input size for per-channel). */
   groupSize: number;
@@ -78,19 +80,27 @@ export interface QuantLinearOptions {
 
 /** A linear layer computing with quantized weights (and optionally quantized inputs). */
 export class QuantLinear implements Linear {
+  /** Input features. */
   readonly inFeatures: number;
+  /** Output features. */
   readonly outFeatures: number;
+  /** Storage bits per weight of the quantized format. */
   readonly bitsPerWeight: number;
   /** The dequantized weight `[out, in]` (owned). */
   readonly weight: Tensor;
+  /** The bias `[out]`, if any. */
   readonly bias?: Tensor;
+  /** The weight quantizer, for display. */
   readonly weightQuantizer?: Quantizer;
+  /** The per-token activation quantizer, if inputs are quantized. */
   readonly act?: Quantizer;
+  /** Clip ratio on each token's absmax before activation quantization. */
   readonly actClip: number;
   /** The codes and scales, when the quantizer produced them (RTN, GPTQ, …). */
   readonly stored?: StoredCodes;
 
   /**
+   * A layer computing with `weight`.
    * @param weight the dequantized weight `[out, in]` (owned from now on)
    * @param options bias, bits per weight, activation quantizer
    */
@@ -153,7 +163,9 @@ export class QuantLinear implements Linear {
 
 /** A layer with a float weight `[out, in]` and an optional bias, as `DenseLinear` is. */
 export interface WeightedLinear extends Linear {
+  /** The float weight `[out, in]`. */
   readonly weight: Tensor;
+  /** The bias `[out]`, if any. */
   readonly bias?: Tensor;
 }
 

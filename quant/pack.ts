@@ -120,14 +120,19 @@ export async function unpack(w: PackedWeight): Promise<Uint8Array> {
 
 /** A linear layer computing on packed low-bit weights with the low-bit matmul kernels. */
 export class PackedLinear implements Linear {
+  /** Input features. */
   readonly inFeatures: number;
+  /** Output features. */
   readonly outFeatures: number;
+  /** Storage bits per weight. */
   readonly bitsPerWeight: number;
   /** The packed weight (owned). */
   readonly weight: PackedWeight;
+  /** The bias `[out]`, if any. */
   readonly bias?: Tensor;
 
   /**
+   * A layer on a packed weight.
    * @param weight a packed weight (owned from now on)
    * @param bitsPerWeight storage bits per weight, for reports
    * @param bias optional `[out]` bias (owned)

@@ -44,6 +44,7 @@ export interface GptqModelOptions extends Omit<GptqOptions, "name"> {
 
 /** {@link QuantReport} with GPTQ's proxy loss and timing per layer. */
 export interface GptqReport extends QuantReport {
+  /** One row per quantized layer, with GPTQ's proxy loss and its time. */
   layers: (QuantReport["layers"][number] & { loss: number; seconds: number })[];
   /** Wall time of the whole run, seconds. */
   seconds: number;
