@@ -47,9 +47,13 @@ export interface Quantizer {
   readonly format: string;
   /** Symmetric around zero, or with a zero point (integer formats only: uses `uint<b>` codes). */
   readonly symmetric: boolean;
+  /** Which elements share a scale. */
   readonly granularity: Granularity;
+  /** Nearest or stochastic rounding. */
   readonly rounding: Rounding;
+  /** How each group's clipping range is chosen. */
   readonly range: RangeSetting;
+  /** How scales are stored. */
   readonly scale: ScaleFormat;
 }
 
@@ -59,8 +63,11 @@ export interface QuantizerOptions {
   group?: number;
   /** "tensor", "channel" (per output row, the default), "channel-in" (per input column) or "token". */
   per?: "tensor" | "channel" | "channel-in" | "token";
+  /** Rounding (default nearest). */
   rounding?: Rounding;
+  /** Range setting (default min-max). */
   range?: RangeSetting;
+  /** Scale storage (default f16 for int/fp, f32 for nf4/ternary/binary). */
   scale?: ScaleFormat;
 }
 
@@ -113,6 +120,30 @@ export function elementFormat(name: string): ElementFormat {
   throw new RangeError(
     `unknown format "${name}"; one of ${Object.keys(formats).join(", ")}, or int<b>/uint<b>`,
   );
+}
+
+/**
+ * Makes an element format built elsewhere (e.g. `minifloat({ name: "e1m2", … })`)
+ * known to {@link elementFormat} and so usable in a {@link Quantizer} by its
+ * name. Registering the same object twice is a no-op; a different format
+ * under a taken name throws.
+ *
+ * @example
+ * ```ts
+ * import { minifloat } from "./formats/minifloat.ts";
+ * import { elementFormat, registerFormat } from "./quantizer.ts";
+ * registerFormat(minifloat({ name: "e1m2", ebits: 1, mbits: 2 }));
+ * console.log(elementFormat("e1m2").maxValue); // 3.5
+ * ```
+ */
+export function registerFormat(fmt: ElementFormat): ElementFormat {
+  const taken = formats[fmt.name] ?? synthesized.get(fmt.name);
+  if (taken === fmt) return fmt;
+  if (taken) {
+    throw new RangeError(`registerFormat: the name "${fmt.name}" is taken by another format`);
+  }
+  synthesized.set(fmt.name, fmt);
+  return fmt;
 }
 
 function make(q: Quantizer): Quantizer {
