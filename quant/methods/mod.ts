@@ -11,3 +11,7 @@
 export * from "./rtn.ts";
 export * from "./gptq.ts";
 export * from "./gptq_model.ts";
+export * from "./awq.ts";
+export * from "./quip.ts";
+export * from "./lqer.ts";
+export * from "./lq_lora.ts";

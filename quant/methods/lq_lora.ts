@@ -1,0 +1,205 @@
+/**
+ * LQ-LoRA — low-rank plus quantized matrix decomposition.
+ *
+ * H. Guo, P. Greengard, E. P. Xing, Y. Kim, "LQ-LoRA: Low-rank Plus
+ * Quantized Matrix Decomposition for Efficient Language Model Finetuning",
+ * ICLR 2024, arXiv 2311.12023.
+ *
+ * Algorithm (per weight W, rank k, NF-style quantizer Q; §3.1, an
+ * alternating method in the spirit of robust PCA):
+ *   L₁L₂ ← 0
+ *   for t = 1 … T:
+ *     Q_t ← Q(W − L₁L₂)                  (quantize what the low-rank part misses)
+ *     L₁L₂ ← SVD_k(W − Q_t)              (best rank-k fit of the residual)
+ *     keep the iterate with the smallest ‖W − (Q_t + L₁L₂)‖_F
+ * W ≈ Q + L₁L₂: the quantized part stays frozen, L₁ and L₂ (f16) are the
+ * LoRA adapters that fine-tuning would train. t = 1 is the "quantize, then
+ * fit the error by SVD once" baseline (LQER with S = I). The paper's
+ * data-aware variant (Fisher-weighted SVD) and the ILP bit allocation, and
+ * the fine-tuning itself, are out of scope here.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { nf4 } from "../quantizer.ts";
+ * import { lqLoraDecompose } from "./lq_lora.ts";
+ * await initGPU();
+ * using w = Tensor.randn([16, 32], { seed: 0 });
+ * const d = await lqLoraDecompose(w, nf4({ group: 16 }), { rank: 2, iterations: 3 });
+ * console.log(d.errors.length, d.best); // 3 and the best iteration
+ * d.dispose();
+ * ```
+ * @module
+ */
+import type { Tensor } from "../../kernels/tensor.ts";
+import { add, sub } from "../../kernels/ops/elementwise.ts";
+import { matmul } from "../../kernels/ops/matmul.ts";
+import { reduceAll } from "../../kernels/ops/reduce.ts";
+import type { LlamaModel } from "../../model/llama.ts";
+import { fromDequantized, type WeightedLinear } from "../linear.ts";
+import { fakeQuant } from "../quantize.ts";
+import type { Quantizer } from "../quantizer.ts";
+import { lowRankError, LowRankQuantLinear } from "./lqer.ts";
+import type { QuantReport } from "./rtn.ts";
+
+/** Options of {@link lqLoraDecompose}. */
+export interface LqLoraOptions {
+  /** Rank k of L₁L₂. */
+  rank: number;
+  /** Alternating iterations T (default 10). */
+  iterations?: number;
+  /** SVD seed (default 0). */
+  seed?: number;
+}
+
+/** W ≈ Q + a·b with the error history. */
+export interface LqLoraDecomposition extends Disposable {
+  /** The quantized part Q (dequantized values) `[out, in]`. */
+  quantized: Tensor;
+  /** L₁ `[out, k]`. */
+  a: Tensor;
+  /** L₂ `[k, in]`. */
+  b: Tensor;
+  /** ‖W − (Q_t + L₁L₂)‖_F / ‖W‖_F after each iteration t = 1…T. */
+  errors: number[];
+  /** Index (0-based) of the kept iterate. */
+  best: number;
+  /** Frees the three tensors. */
+  dispose(): void;
+}
+
+async function frobenius(x: Tensor): Promise<number> {
+  using n = reduceAll("norm2", x);
+  return await n.item();
+}
+
+/**
+ * The LQ-LoRA decomposition of one weight (see the module doc).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { int } from "../quantizer.ts";
+ * import { lqLoraDecompose } from "./lq_lora.ts";
+ * await initGPU();
+ * using w = Tensor.randn([8, 8], { seed: 3 });
+ * using d = await lqLoraDecompose(w, int(3), { rank: 1, iterations: 2 });
+ * console.log(d.a.shape, d.b.shape); // [8, 1] [1, 8]
+ * ```
+ */
+export async function lqLoraDecompose(
+  w: Tensor,
+  q: Quantizer,
+  options: LqLoraOptions,
+): Promise<LqLoraDecomposition> {
+  const T = options.iterations ?? 10;
+  if (!Number.isInteger(T) || T < 1) throw new RangeError(`lqLoraDecompose: iterations ${T} < 1`);
+  const norm = await frobenius(w);
+  const errors: number[] = [];
+  let best: { quantized: Tensor; a: Tensor; b: Tensor } | undefined;
+  let bestIndex = 0;
+  let lowRank: Tensor | undefined; // L₁L₂
+  try {
+    for (let t = 0; t < T; t++) {
+      let quantized: Tensor;
+      if (lowRank) {
+        using target = sub(w, lowRank);
+        quantized = await fakeQuant(q, target, { name: w.name });
+      } else {
+        quantized = await fakeQuant(q, w, { name: w.name });
+      }
+      using residual = sub(w, quantized);
+      const { a, b } = await lowRankError(residual, options.rank, undefined, {
+        seed: options.seed,
+      });
+      lowRank?.dispose();
+      lowRank = matmul(a, b);
+      using approx = add(quantized, lowRank);
+      using diff = sub(w, approx);
+      const err = norm > 0 ? (await frobenius(diff)) / norm : 0;
+      errors.push(err);
+      if (!best || err < errors[bestIndex]) {
+        if (best) {
+          best.quantized.dispose();
+          best.a.dispose();
+          best.b.dispose();
+        }
+        best = { quantized, a, b };
+        bestIndex = t;
+      } else {
+        quantized.dispose();
+        a.dispose();
+        b.dispose();
+      }
+    }
+  } finally {
+    lowRank?.dispose();
+  }
+  const kept = best!;
+  const dispose = () => {
+    kept.quantized.dispose();
+    kept.a.dispose();
+    kept.b.dispose();
+  };
+  return { ...kept, errors, best: bestIndex, dispose, [Symbol.dispose]: dispose };
+}
+
+/** What {@link lqLora} did. */
+export interface LqLoraReport extends QuantReport {
+  /** Per layer: the relative decomposition error after each iteration. */
+  errors: { name: string; errors: number[]; best: number }[];
+}
+
+/**
+ * LQ-LoRA initialisation of every decoder linear of `model`, in place: each
+ * becomes a {@link LowRankQuantLinear} (Q frozen, L₁/L₂ the adapters).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { expectedTensorNames, parseLlamaConfig } from "../../model/config.ts";
+ * import { LlamaModel } from "../../model/llama.ts";
+ * await initGPU();
+ * const config = parseLlamaConfig({
+ *   model_type: "llama", hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
+ *   num_attention_heads: 2, vocab_size: 16, tie_word_embeddings: true,
+ * });
+ * const weights = new Map(expectedTensorNames(config).map(({ name, shape }, i) =>
+ *   [name, Tensor.randn(shape, { seed: i, std: 0.2 })]));
+ * using model = new LlamaModel(config, weights);
+ * const sequences = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 0]];
+ * import { nf4 } from "../quantizer.ts";
+ * import { lqLora } from "./lq_lora.ts";
+ * const r = await lqLora(model, nf4({ group: 32 }), { rank: 2, iterations: 2 });
+ * console.log(r.errors.length); // 7
+ * ```
+ */
+export async function lqLora(
+  model: LlamaModel,
+  q: Quantizer,
+  options: LqLoraOptions & { skip?: string[] },
+): Promise<LqLoraReport> {
+  const layers: QuantReport["layers"] = [];
+  const errors: LqLoraReport["errors"] = [];
+  let bits = 0, params = 0;
+  for (const [name, lin] of model.linears()) {
+    if (options.skip?.includes(name)) continue;
+    const layer = lin as WeightedLinear;
+    if (!layer.weight) throw new TypeError(`lqLora: layer ${name} has no float weight`);
+    const d = await lqLoraDecompose(layer.weight, q, options);
+    const ql = new LowRankQuantLinear(fromDequantized(layer, d.quantized, q), d.a, d.b);
+    const err = d.errors[d.best];
+    layers.push({
+      name,
+      out: ql.outFeatures,
+      in: ql.inFeatures,
+      bitsPerWeight: ql.bitsPerWeight,
+      sqnrDb: err > 0 ? -20 * Math.log10(err) : Infinity,
+    });
+    errors.push({ name, errors: d.errors, best: d.best });
+    bits += ql.bitsPerWeight * ql.outFeatures * ql.inFeatures;
+    params += ql.outFeatures * ql.inFeatures;
+    model.setLinear(name, ql);
+  }
+  return { layers, bitsPerWeight: params ? bits / params : 0, errors };
+}

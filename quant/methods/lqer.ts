@@ -1,0 +1,343 @@
+/**
+ * LQER — low-rank quantization error reconstruction.
+ *
+ * C. Zhang, J. Cheng, G. A. Constantinides, Y. Zhao, "LQER: Low-Rank
+ * Quantization Error Reconstruction for LLMs", ICML 2024, arXiv 2402.02446.
+ *
+ * Algorithm (per linear layer; the paper writes y = x·W with W ∈ ℝ^{in×out},
+ * here W is stored [out, in] and Eᵀ is the paper's E_q):
+ *   1. W_q = Q(W);  E_q = W − W_q                       (the quantization error)
+ *   2. L²QER: S = diag(s), s_i = mean |x_i| over calibration tokens
+ *      (activation-induced scales; plain LQER uses S = I)
+ *   3. S·E_qᵀ ≈ U_k Σ_k V_kᵀ  (truncated SVD, rank k)
+ *   4. A_k = S⁻¹·U_k (in×k),  B_k = Σ_k·V_kᵀ (k×out);   W ≈ W_q + A_k·B_k
+ *   5. y = x·W_qᵀ + (x·A_k)·B_k — a {@link LowRankQuantLinear}; the factors
+ *      are stored in f16 and counted in bits per weight.
+ * In this library's [out, in] layout the correction is stored as
+ * `a` = B_kᵀ [out, k] and `b` = A_kᵀ [k, in]: W ≈ W_q + a·b.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { DenseLinear } from "../../model/linear.ts";
+ * import { int } from "../quantizer.ts";
+ * import { lqerLinear } from "./lqer.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.randn([16, 32], { seed: 0 }));
+ * using lin = await lqerLinear(dense, int(3, { group: 16 }), { rank: 4 });
+ * console.log(lin.rank, lin.bitsPerWeight.toFixed(2)); // 4 8.00
+ * ```
+ * @module
+ */
+import { Tensor } from "../../kernels/tensor.ts";
+import { add, mul, sub } from "../../kernels/ops/elementwise.ts";
+import { linear, matmul } from "../../kernels/ops/matmul.ts";
+import { transpose } from "../../kernels/ops/layout.ts";
+import { truncatedSvd } from "../../kernels/ops/svd.ts";
+import type { Linear } from "../../model/linear.ts";
+import type { LlamaModel } from "../../model/llama.ts";
+import { captureLayerInputs } from "../../model/capture.ts";
+import { MomentsObserver } from "../calib/observers.ts";
+import { fromDequantized, type QuantLinear, type WeightedLinear } from "../linear.ts";
+import { quantError } from "../metrics.ts";
+import { fakeQuant } from "../quantize.ts";
+import type { Quantizer } from "../quantizer.ts";
+import type { QuantReport } from "./rtn.ts";
+
+/**
+ * A quantized linear layer plus a low-rank correction:
+ * y = base(x) + (x·bᵀ)·aᵀ with a `[out, k]`, b `[k, in]` (f32 on the GPU,
+ * counted as f16 in {@link bitsPerWeight}).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { DenseLinear } from "../../model/linear.ts";
+ * import { fromDequantized } from "../linear.ts";
+ * import { int } from "../quantizer.ts";
+ * import { LowRankQuantLinear } from "./lqer.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.zeros([2, 2]));
+ * using lin = new LowRankQuantLinear(
+ *   fromDequantized(dense, Tensor.zeros([2, 2]), int(4)),
+ *   Tensor.fromArray([[1], [2]]), Tensor.fromArray([[1, 1]]),
+ * );
+ * using y = lin.forward(Tensor.fromArray([[3, 4]]));
+ * console.log(await y.data()); // Float32Array [7, 14]
+ * ```
+ */
+export class LowRankQuantLinear implements Linear {
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** The quantized part (owned). */
+  readonly base: QuantLinear;
+  /** `[out, k]` (owned). */
+  readonly a: Tensor;
+  /** `[k, in]` (owned). */
+  readonly b: Tensor;
+
+  /**
+   * Wraps a quantized layer and its correction factors.
+   *
+   * @param base the quantized weight's layer (owned from now on)
+   * @param a `[out, k]` (owned)
+   * @param b `[k, in]` (owned)
+   */
+  constructor(base: QuantLinear, a: Tensor, b: Tensor) {
+    if (
+      a.rank !== 2 || b.rank !== 2 || a.shape[0] !== base.outFeatures ||
+      b.shape[1] !== base.inFeatures || a.shape[1] !== b.shape[0]
+    ) {
+      throw new RangeError(
+        `LowRankQuantLinear: factors ${a} · ${b} do not make a ` +
+          `[${base.outFeatures}, ${base.inFeatures}] correction`,
+      );
+    }
+    this.base = base;
+    this.a = a;
+    this.b = b;
+    this.inFeatures = base.inFeatures;
+    this.outFeatures = base.outFeatures;
+  }
+
+  /** The rank k of the correction. */
+  get rank(): number {
+    return this.a.shape[1];
+  }
+
+  /** The quantized weight's bits plus 16·k·(in + out)/(in·out) for the f16 factors. */
+  get bitsPerWeight(): number {
+    return this.base.bitsPerWeight +
+      (16 * this.rank * (this.inFeatures + this.outFeatures)) /
+        (this.inFeatures * this.outFeatures);
+  }
+
+  /** The effective weight W_q + a·b `[out, in]` (a new tensor). */
+  effectiveWeight(): Tensor {
+    using ab = matmul(this.a, this.b);
+    return add(this.base.weight, ab);
+  }
+
+  forward(x: Tensor): Tensor {
+    using y = this.base.forward(x);
+    using xb = linear(x, this.b); // x·bᵀ  [tokens, k]
+    using c = linear(xb, this.a); // (x·bᵀ)·aᵀ
+    return add(y, c);
+  }
+
+  dispose(): void {
+    this.base.dispose();
+    this.a.dispose();
+    this.b.dispose();
+  }
+
+  /** Disposes at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** `LowRankQuantLinear(out×in, …, rank k)`. */
+  toString(): string {
+    return `LowRankQuantLinear(${this.base}, rank ${this.rank})`;
+  }
+}
+
+/**
+ * Rank-k factors of E·diag(s) mapped back: E ≈ a·b with a = U_k·Σ_k `[out, k]`,
+ * b = V_kᵀ·diag(s)⁻¹ `[k, in]` (steps 3–4; s = 1 when omitted).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { lowRankError } from "./lqer.ts";
+ * await initGPU();
+ * using e = Tensor.fromArray([[2, 0], [0, 0.5]]);
+ * const { a, b } = await lowRankError(e, 1);
+ * console.log(await a.data(), await b.data()); // a ≈ [2, 0], b ≈ [1, 0] (up to sign)
+ * a.dispose();
+ * b.dispose();
+ * ```
+ */
+export async function lowRankError(
+  e: Tensor,
+  rank: number,
+  scales?: Tensor,
+  options: { seed?: number } = {},
+): Promise<{ a: Tensor; b: Tensor }> {
+  const [out, inF] = e.shape;
+  let m = e;
+  if (scales) {
+    if (scales.size !== inF) {
+      throw new RangeError(`lowRankError: ${scales} must have ${inF} scales`);
+    }
+    using s2 = scales.reshape([1, inF]);
+    m = mul(e, s2);
+  }
+  try {
+    const { u, s, v } = await truncatedSvd(m, Math.min(rank, out, inF), { seed: options.seed });
+    using _u = u;
+    using _v = v;
+    using sig = Tensor.fromArray(s, [1, s.length]);
+    const a = mul(u, sig); // U_k·Σ_k  [out, k]
+    let b: Tensor;
+    if (scales) {
+      using inv = Tensor.fromArray(
+        Float32Array.from(await scales.data(), (x) => (x > 0 ? 1 / x : 0)),
+        [inF, 1],
+      );
+      using vs = mul(v, inv); // diag(s)⁻¹·V_k  [in, k]
+      b = transpose(vs);
+    } else {
+      b = transpose(v);
+    }
+    return { a, b };
+  } finally {
+    if (m !== e) m.dispose();
+  }
+}
+
+/** Options of {@link lqerLinear}. */
+export interface LqerLinearOptions {
+  /** Rank k of the correction. */
+  rank: number;
+  /** Per-input-channel activation magnitudes s (L²QER); omitted: plain LQER (S = I). */
+  scales?: Tensor;
+  /** SVD seed (default 0). */
+  seed?: number;
+  /** Per-token activation quantizer of the quantized part. */
+  act?: Quantizer;
+}
+
+/**
+ * LQER on one layer: W_q = Q(W) and a rank-k (L²)QER correction of W − W_q.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { DenseLinear } from "../../model/linear.ts";
+ * import { int } from "../quantizer.ts";
+ * import { lqerLinear } from "./lqer.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.randn([8, 16], { seed: 1 }));
+ * using s = Tensor.rand([16], { seed: 2 });
+ * using lin = await lqerLinear(dense, int(4), { rank: 2, scales: s });
+ * console.log(lin.toString());
+ * ```
+ */
+export async function lqerLinear(
+  layer: WeightedLinear,
+  q: Quantizer,
+  options: LqerLinearOptions,
+): Promise<LowRankQuantLinear> {
+  const wq = await fakeQuant(q, layer.weight);
+  using e = sub(layer.weight, wq);
+  const { a, b } = await lowRankError(e, options.rank, options.scales, { seed: options.seed });
+  return new LowRankQuantLinear(fromDequantized(layer, wq, q, { act: options.act }), a, b);
+}
+
+/** Options of {@link lqer}. */
+export interface LqerOptions {
+  /** Rank k of every layer's correction. */
+  rank: number;
+  /**
+   * Calibration sequences for L²QER's activation scales (e.g.
+   * `calibrationSequences(text, { n: 16, seqLen: 128 })`); omitted: plain LQER.
+   */
+  sequences?: readonly ArrayLike<number>[];
+  /** Per-token activation quantizer (W4A8 …) of the quantized part. */
+  act?: Quantizer;
+  /** Layers to leave in full precision. */
+  skip?: string[];
+  /** Show capture progress (default false). */
+  progress?: boolean;
+}
+
+/** What {@link lqer} did: {@link QuantReport} rows with the rank and the weight error after correction. */
+export interface LqerReport extends QuantReport {
+  /** Rank used. */
+  rank: number;
+  /** Per layer: SQNR (dB) of W_q alone and of W_q + a·b, against W. */
+  correction: { name: string; sqnrQuantDb: number; sqnrCorrectedDb: number }[];
+}
+
+/**
+ * L²QER (or LQER without `sequences`) on every decoder linear of `model`,
+ * in place: each becomes a {@link LowRankQuantLinear}.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { expectedTensorNames, parseLlamaConfig } from "../../model/config.ts";
+ * import { LlamaModel } from "../../model/llama.ts";
+ * await initGPU();
+ * const config = parseLlamaConfig({
+ *   model_type: "llama", hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
+ *   num_attention_heads: 2, vocab_size: 16, tie_word_embeddings: true,
+ * });
+ * const weights = new Map(expectedTensorNames(config).map(({ name, shape }, i) =>
+ *   [name, Tensor.randn(shape, { seed: i, std: 0.2 })]));
+ * using model = new LlamaModel(config, weights);
+ * const sequences = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 0]];
+ * import { int } from "../quantizer.ts";
+ * import { lqer } from "./lqer.ts";
+ * const r = await lqer(model, int(4, { group: 32 }), { rank: 2, sequences });
+ * console.log(r.layers.length, r.bitsPerWeight > 4.5); // 7 true
+ * ```
+ */
+export async function lqer(
+  model: LlamaModel,
+  q: Quantizer,
+  options: LqerOptions,
+): Promise<LqerReport> {
+  const scales = new Map<string, Tensor>();
+  if (options.sequences) {
+    // s_i = mean |x_i| per input channel of every linear (the float model's activations)
+    const res = await captureLayerInputs(model, options.sequences, {
+      observers: (name) => new MomentsObserver(name, { kurtosis: false }),
+      progress: options.progress ?? false,
+    });
+    for (const [name, obs] of res.observers) {
+      const m = await (obs as MomentsObserver).finish();
+      scales.set(name, Tensor.fromArray(Float32Array.from(m.absmean, (v) => Math.max(v, 1e-6))));
+    }
+  }
+  const layers: QuantReport["layers"] = [];
+  const correction: LqerReport["correction"] = [];
+  try {
+    for (const [name, lin] of model.linears()) {
+      if (options.skip?.includes(name)) continue;
+      const layer = lin as WeightedLinear;
+      if (!layer.weight) throw new TypeError(`lqer: layer ${name} has no float weight`);
+      const ql = await lqerLinear(layer, q, {
+        rank: options.rank,
+        scales: scales.get(name),
+        act: options.act,
+      });
+      using eff = ql.effectiveWeight();
+      const before = await quantError(layer.weight, ql.base.weight);
+      const after = await quantError(layer.weight, eff);
+      layers.push({
+        name,
+        out: ql.outFeatures,
+        in: ql.inFeatures,
+        bitsPerWeight: ql.bitsPerWeight,
+        sqnrDb: after.sqnr,
+      });
+      correction.push({ name, sqnrQuantDb: before.sqnr, sqnrCorrectedDb: after.sqnr });
+      model.setLinear(name, ql);
+    }
+  } finally {
+    for (const s of scales.values()) s.dispose();
+  }
+  return { layers, bitsPerWeight: weightedBits(layers), rank: options.rank, correction };
+}
+
+/** Parameter-weighted mean bits per weight of report rows. */
+function weightedBits(layers: QuantReport["layers"]): number {
+  let bits = 0, params = 0;
+  for (const l of layers) {
+    bits += l.bitsPerWeight * l.out * l.in;
+    params += l.out * l.in;
+  }
+  return params ? bits / params : 0;
+}

@@ -1,0 +1,14 @@
+/**
+ * Function-preserving transforms, each with its inverse: orthogonal
+ * rotations (randomized Hadamard, random orthogonal) and per-channel
+ * smoothing scales.
+ *
+ * @example
+ * ```ts
+ * import { randomRotation, scaleColumns } from "./mod.ts";
+ * console.log(typeof randomRotation, typeof scaleColumns); // function function
+ * ```
+ * @module
+ */
+export * from "./rotation.ts";
+export * from "./smoothing.ts";
