@@ -15,3 +15,8 @@ export * from "./awq.ts";
 export * from "./quip.ts";
 export * from "./lqer.ts";
 export * from "./lq_lora.ts";
+export * from "./aqas.ts";
+export * from "./crossquant.ts";
+export * from "./llm_fp4.ts";
+export * from "./dfq.ts";
+export * from "./norm_tweaking.ts";
