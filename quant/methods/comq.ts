@@ -1,0 +1,270 @@
+/**
+ * COMQ — coordinate-wise minimisation of the layer-wise reconstruction error.
+ *
+ * A. Zhang, Z. Yang, N. Wang, Y. Qi, J. Xin, X. Li, P. Yin, "COMQ: A
+ * Backpropagation-Free Algorithm for Post-Training Quantization", 2024
+ * (arXiv:2403.07134).
+ *
+ * Each row w of a layer is quantized as ŵ = δ ⊙ Q (an integer bit-code Q and a
+ * floating-point scale δ per row or group). COMQ minimises the layer-wise
+ * error ‖X(w − δQ)‖² = (w − δQ)ᵀH(w − δQ), H = XᵀX, over every bit-code and
+ * every scale, one coordinate at a time with all others fixed; each step is a
+ * dot product and a rounding:
+ *
+ *   0. δ⁰ from the quantizer's range setting, Q⁰ = round(w / δ⁰)     (RTN start)
+ *   1. order the coordinates greedily: |wᵢ|·‖Xᵢ‖ = |wᵢ|·√Hᵢᵢ descending
+ *   2. for k = 1..K:
+ *        for i in that order:  Qᵢ ← clamp(round(Qᵢ + (H(w − δQ))ᵢ / (δ Hᵢᵢ)))
+ *        for each group g:     δ_g ← δ_g + ⟨Q_g, H(w − δQ)⟩ / (Q_gᵀ H Q_g)
+ *
+ * The bit-code pass runs on the GPU (`kernels/ops/coordinate.ts`, one
+ * workgroup per row, H(w − δQ) kept up to date by rank-1 corrections); the
+ * scale pass is a few dot products per group on the CPU; H comes from
+ * `HessianObserver` (2/n·XᵀX: the factor does not change any minimiser). With
+ * zero points (asymmetric int) the code is Q − z and z stays fixed. Scales are
+ * rounded to the quantizer's scale format (f16) after each update, so the
+ * stored bits per weight are those of the quantizer.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, int, ops, Tensor } from "../../mod.ts";
+ * import { comqLayer } from "./comq.ts";
+ * await initGPU();
+ * using x = Tensor.randn([64, 32], { seed: 1 });
+ * using h = ops.matmul(x, x, { transA: true }); // XᵀX
+ * using w = Tensor.randn([8, 32], { seed: 2 });
+ * const r = await comqLayer(w, h, int(3, { group: 16 }));
+ * console.log(r.error < r.rtnError); // true
+ * r.weight.dispose();
+ * ```
+ * @module
+ */
+import { Tensor } from "../../kernels/tensor.ts";
+import { coordinateSweep } from "../../kernels/ops/coordinate.ts";
+import type { LlamaModel } from "../../model/llama.ts";
+import type { Quantizer } from "../quantizer.ts";
+import {
+  type HessianQuantReport,
+  intGrid,
+  layerError,
+  type LayerSolution,
+  residualGrad,
+  rtnStart,
+  type SequentialOptions,
+  sequentialQuantize,
+} from "./_coordinate.ts";
+
+export type {
+  HessianQuantReport,
+  LayerErrorRow,
+  LayerSolution,
+  SequentialOptions,
+} from "./_coordinate.ts";
+
+/** Options of {@link comqLayer}. */
+export interface ComqOptions {
+  /** Iterations K over all bit-codes (and scales). Default 3. */
+  iterations?: number;
+  /** "greedy" (|wᵢ|·√Hᵢᵢ descending, per row; the paper's) or "natural" (0..n−1). Default "greedy". */
+  order?: "greedy" | "natural";
+  /** Update the scales after each bit-code pass. Default true (not for per-tensor scales). */
+  updateScales?: boolean;
+  /** Name for error messages. */
+  name?: string;
+}
+
+/**
+ * COMQ on one layer: `w` `[out, in]`, `h` = XᵀX (any positive multiple)
+ * `[in, in]`, integer quantizer `q`. Returns the quantized weight (owned by
+ * the caller) and Σ(w − ŵ)ᵀH(w − ŵ) for COMQ and for RTN.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, int, Tensor } from "../../mod.ts";
+ * import { comqLayer } from "./comq.ts";
+ * await initGPU();
+ * using w = Tensor.fromArray([[0.3, 0.3, -1]]);
+ * using h = Tensor.fromArray([[1, 1, 0], [1, 1, 0], [0, 0, 1]]); // inputs 0 and 1 are equal
+ * const r = await comqLayer(w, h, int(2, { per: "channel" }), { updateScales: false });
+ * console.log(r.rtnError.toFixed(2), r.error.toFixed(2)); // 0.36 0.16
+ * r.weight.dispose();
+ * ```
+ */
+export async function comqLayer(
+  w: Tensor,
+  h: Tensor,
+  q: Quantizer,
+  options: ComqOptions = {},
+): Promise<LayerSolution> {
+  const name = options.name ?? w.name ?? "weight";
+  const grid = intGrid(q, `comq ${name}`);
+  const [rows, n] = w.shape;
+  if (h.shape[0] !== n || h.shape[1] !== n) {
+    throw new RangeError(`comq ${name}: H ${h} must be [${n}, ${n}] for weight ${w}`);
+  }
+  const iterations = options.iterations ?? 3;
+  const updateScales = (options.updateScales ?? true) && q.granularity.kind !== "tensor";
+
+  // 0. RTN start: δ⁰ by the quantizer's range setting, Q⁰ = round(w/δ⁰)
+  using start = await rtnStart(q, w, name);
+  const rtnError = await layerError(w, start.weight, h);
+  const groupSize = start.groupSize;
+  const groups = n / groupSize;
+  const delta = start.scales;
+  using z = Tensor.fromArray(start.zeros, [rows, groups]);
+
+  // 1. the greedy order: |w_i|·‖X_i‖ descending, per row
+  const hv = Float64Array.from(await h.data());
+  const order = options.order === "natural" ? undefined : greedyOrder(await w.data(), hv, rows, n);
+
+  // 2. K passes over bit-codes (GPU) and scales (CPU)
+  let wq = start.weight.reshape(start.weight.shape); // a view: start keeps the buffer
+  let g = residualGrad(w, wq, h);
+  try {
+    for (let k = 0; k < iterations; k++) {
+      using s = Tensor.fromArray(delta, [rows, groups]);
+      const swept = coordinateSweep({
+        weight: wq,
+        grad: g,
+        hessian: h,
+        scales: s,
+        zeros: z,
+        groupSize,
+        qmin: grid.qmin,
+        qmax: grid.qmax,
+        order,
+      });
+      wq.dispose();
+      g.dispose();
+      wq = swept.weight;
+      g = swept.grad;
+      using codes = swept.codes;
+      if (!updateScales) continue;
+      const Q = await codes.data() as Float32Array;
+      const G = Float64Array.from(await g.data());
+      const zeros = start.zeros;
+      const wNew = updateScaleStep(Q, zeros, G, hv, delta, rows, n, groupSize, q.scale);
+      wq.dispose();
+      g.dispose();
+      wq = Tensor.fromArray(wNew, [rows, n]);
+      g = Tensor.fromArray(Float32Array.from(G), [rows, n]);
+    }
+    const error = await layerError(w, wq, h);
+    g.dispose();
+    return { weight: wq, quantizer: q, error, rtnError };
+  } catch (e) {
+    wq.dispose();
+    g.dispose();
+    throw e;
+  }
+}
+
+/** Per row, the coordinates sorted by |w_i|·√H_ii descending (ties by index). */
+function greedyOrder(w: ArrayLike<number>, h: Float64Array, rows: number, n: number): Uint32Array {
+  const order = new Uint32Array(rows * n);
+  const key = new Float64Array(n);
+  const idx = Array.from({ length: n }, (_, i) => i);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < n; i++) {
+      key[i] = Math.abs(w[r * n + i]) * Math.sqrt(Math.max(h[i * n + i], 0));
+    }
+    idx.sort((a, b) => key[b] - key[a] || a - b);
+    order.set(idx, r * n);
+  }
+  return order;
+}
+
+/**
+ * The scale coordinates, one group at a time: δ_g ← δ_g + ⟨u, g⟩ / uᵀHu with
+ * u = (Q − z) on group g and g = H(w − ŵ) of the row, which then gets the
+ * rank-1 correction g ← g − Δδ·Hu. Updates `delta` and `G` in place and
+ * returns the new ŵ.
+ */
+function updateScaleStep(
+  Q: Float32Array,
+  zeros: Float32Array,
+  G: Float64Array,
+  h: Float64Array,
+  delta: Float32Array,
+  rows: number,
+  n: number,
+  groupSize: number,
+  scaleFormat: Quantizer["scale"],
+): Float32Array {
+  const groups = n / groupSize;
+  const hu = new Float64Array(n);
+  const wq = new Float32Array(rows * n);
+  for (let r = 0; r < rows; r++) {
+    const row = r * n;
+    for (let gi = 0; gi < groups; gi++) {
+      const z = zeros[r * groups + gi];
+      const c0 = gi * groupSize;
+      hu.fill(0);
+      for (let j = c0; j < c0 + groupSize; j++) {
+        const u = Q[row + j] - z;
+        if (u === 0) continue;
+        for (let i = 0; i < n; i++) hu[i] += h[j * n + i] * u;
+      }
+      let num = 0, den = 0;
+      for (let j = c0; j < c0 + groupSize; j++) {
+        const u = Q[row + j] - z;
+        num += u * G[row + j];
+        den += u * hu[j];
+      }
+      if (!(den > 0)) continue;
+      const old = delta[r * groups + gi];
+      const next = storeScale(old + num / den, scaleFormat);
+      if (!(next > 0) || !Number.isFinite(next)) continue;
+      const step = next - old;
+      delta[r * groups + gi] = next;
+      for (let i = 0; i < n; i++) G[row + i] -= step * hu[i];
+    }
+    for (let j = 0; j < n; j++) {
+      const gi = Math.floor(j / groupSize);
+      wq[row + j] = (Q[row + j] - zeros[r * groups + gi]) * delta[r * groups + gi];
+    }
+  }
+  return wq;
+}
+
+/** A scale rounded to its storage format, as `quantize` stores it. */
+function storeScale(s: number, format: Quantizer["scale"]): number {
+  if (format === "f16") return Float16Array.of(s)[0];
+  return Math.fround(s);
+}
+
+/** Options of {@link comq}: calibration and the per-layer {@link ComqOptions}. */
+export interface ComqModelOptions extends SequentialOptions, ComqOptions {}
+
+/**
+ * Quantizes every decoder linear of `model` in place with COMQ, one decoder
+ * layer at a time (each layer calibrated on the already-quantized layers'
+ * outputs).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, int, loadModel } from "../../mod.ts";
+ * import { calibrationSequences } from "../../model/capture.ts";
+ * import { comq } from "./comq.ts";
+ * await initGPU();
+ * using model = await loadModel();
+ * const text = await Deno.readTextFile(new URL("../../data/corpus/train.txt", import.meta.url));
+ * const calibration = calibrationSequences(text, { n: 2, seqLen: 32 });
+ * // the first decoder layer only, to keep the example short
+ * const report = await comq(model, int(4, { group: 32 }), { calibration, layers: 1 });
+ * console.log(report.layers.length, report.errors.every((e) => e.relError <= e.rtnRelError)); // 7 true
+ * ```
+ */
+export async function comq(
+  model: LlamaModel,
+  q: Quantizer | ((name: string) => Quantizer | null),
+  /** The bit widths it can take. */
+  options: ComqModelOptions,
+): Promise<HessianQuantReport> {
+  return await sequentialQuantize(
+    model,
+    q,
+    (w, h, quantizer, name) => comqLayer(w, h, quantizer, { ...options, name }),
+    options,
+  );
+}
