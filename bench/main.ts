@@ -1,6 +1,8 @@
 /**
- * Low-bit matmul benchmarks: every weight format against the dense f16
- * kernel and the device's own copy bandwidth, measured in the same run.
+ * Low-bit matmul benchmarks: every weight format against the project's best
+ * dense f16 kernel for the regime (the dense.ts GEMV for batch ≤ 8, the
+ * ops/matmul.ts `linear` GEMM above) and the device's own copy bandwidth,
+ * measured in the same run.
  *
  * GPU time comes from timestamp queries around each pass (median of ≥ 50 runs
  * after warm-up); a buffer-to-buffer copy has no pass, so it is timed by the
@@ -8,7 +10,7 @@
  * and writes `bench/results/<date>-<adapter>.json`; `deno run -A
  * bench/chart.ts` turns the JSON into a plotly chart.
  *
- * Usage: `deno task bench [--quick] [--runs=N] [--formats=int4,ternary] [--out=dir]`.
+ * Usage: `deno task bench [--quick] [--runs=N] [--formats=int4,ternary] [--out=dir] [--tag=name]`.
  * `--quick` uses small shapes (for lavapipe / CI: well under a minute).
  *
  * @example
@@ -21,7 +23,9 @@ import { gpu, initGPU } from "../kernels/gpu.ts";
 import { Tensor } from "../kernels/tensor.ts";
 import { flush, upload } from "../kernels/runtime.ts";
 import { timeBetweenPasses, timeCalls, timeEncoder, type Timing } from "../kernels/timing.ts";
-import { type KernelCall, planMatmul } from "../kernels/lowbit/kernel.ts";
+import { timeQueued } from "../kernels/timing.ts";
+import { linear } from "../kernels/ops/matmul.ts";
+import { type KernelCall, type LowbitMatmulOptions, planMatmul } from "../kernels/lowbit/kernel.ts";
 import {
   createPackedWeight,
   type LowbitFormat,
@@ -67,7 +71,7 @@ const specs = SPECS.filter((s) => !only || s.name === "f16" || only.includes(s.n
 
 const SHAPES: [number, number][] = quick
   ? [[96, 256]]
-  : [[4096, 4096], [14336, 4096], [4096, 14336], [2048, 2048], [1024, 1024]];
+  : [[14336, 4096], [4096, 4096], [4096, 14336], [2048, 2048], [1024, 1024]];
 const BATCHES = quick ? [1, 4, 16] : [1, 4, 16, 512];
 
 let seed = 0x9e3779b9;
@@ -135,6 +139,10 @@ interface Row {
   speedupVsF16: number | null;
   tflops: number;
   threadsPerRow?: number;
+  /** GEMV: the chosen configuration (variant, threads per row, rows per thread, unroll). */
+  config?: string;
+  /** GEMV: the best generic-GEMV time of the same run (the kernel before the paired GEMV). */
+  genericUs?: number;
 }
 
 async function bandwidth(): Promise<Record<string, number | string>> {
@@ -213,19 +221,91 @@ console.log(
     `%copy is relative to ${fmt(copyGBps)} GB/s`,
 );
 
+const date = new Date().toISOString().slice(0, 10);
+const adapter = ctx.adapterName.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
+const outDir = args.get("out") ?? new URL("./results/", import.meta.url).pathname;
+const tag = args.get("tag") ? `-${args.get("tag")}` : "";
+const file = `${outDir.replace(/\/$/, "")}/${date}-${adapter}${quick ? "-quick" : ""}${tag}.json`;
+
+/** Writes the rows measured so far. */
+async function save(): Promise<void> {
+  await Deno.mkdir(outDir, { recursive: true });
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        adapter: ctx.adapterName,
+        features: [...ctx.features],
+        quick,
+        runs: RUNS,
+        timing: ctx.hasTimestamps ? "timestamp-query, median per pass" : "wallclock",
+        denseBaseline: "dense.ts GEMV (batch ≤ 8); ops/matmul.ts linear, wall clock (batch > 8)",
+        bandwidth: bw,
+        rows,
+      },
+      null,
+      1,
+    ),
+  );
+}
+
 const rows: Row[] = [];
 const dense = new Map<string, number>();
 const header =
   "format            N×K          batch kernel      µs      GB/s  %copy  ×f16  TFLOP/s";
+console.log(
+  "×f16 = dense f16 time / this time; dense f16 = the dense.ts GEMV (best of the same GEMV " +
+    "candidates) for batch ≤ 8, ops/matmul.ts linear (wall clock over 10 calls per submit) above",
+);
 console.log(header);
 const t0 = performance.now();
 
 async function measure(call: KernelCall): Promise<Timing> {
   try {
-    return await timeCalls([call], { runs: RUNS, warmup: WARMUP, warmupMs: quick ? 0 : 60 });
+    return await timeCalls([call], { runs: RUNS, warmup: WARMUP, warmupMs: quick ? 0 : 50 });
   } finally {
     call.out.dispose();
   }
+}
+
+/** GEMV candidates: the paired GEMV's (T, rows per thread, unroll) where it applies. */
+const PAIRED: [number, number, number][] = quick
+  ? [[8, 2, 2]]
+  : [[16, 2, 2], [8, 2, 2], [32, 2, 2], [8, 4, 2], [16, 4, 2], [32, 4, 2], [16, 4, 1], [32, 4, 1]];
+const GENERIC = quick ? [16] : [16, 32];
+
+function cfgName(o: LowbitMatmulOptions): string {
+  return o.gemv === "paired"
+    ? `paired T=${o.threadsPerRow} R=${o.rowsPerThread} U=${o.unroll}`
+    : `generic T=${o.threadsPerRow}`;
+}
+
+/** The best GEMV over the candidates; also the best generic GEMV. */
+async function bestGemv(
+  x: Tensor,
+  w: PackedWeight | Tensor,
+): Promise<{ t: Timing; cfg: LowbitMatmulOptions; generic: Timing }> {
+  let best: { t: Timing; cfg: LowbitMatmulOptions } | undefined;
+  let generic: Timing | undefined;
+  const cands: LowbitMatmulOptions[] = GENERIC.map((T) => ({ gemv: "generic", threadsPerRow: T }));
+  let paired = true;
+  try {
+    planMatmul(x, w, { gemv: "paired" }).out.dispose();
+  } catch {
+    paired = false;
+  }
+  if (paired) {
+    for (const [T, R, U] of PAIRED) {
+      cands.push({ gemv: "paired", threadsPerRow: T, rowsPerThread: R, unroll: U });
+    }
+  }
+  for (const cfg of cands) {
+    const t = await measure(planMatmul(x, w, cfg));
+    if (cfg.gemv === "generic" && (!generic || t.median < generic.median)) generic = t;
+    if (!best || t.median < best.t.median) best = { t, cfg };
+  }
+  return { ...best!, generic: generic! };
 }
 
 for (const [N, K] of SHAPES) {
@@ -240,19 +320,30 @@ for (const [N, K] of SHAPES) {
         const x = xs.get(M)!;
         let t: Timing;
         let T: number | undefined;
+        let config: string | undefined;
+        let genericUs: number | undefined;
+        let kernel = M <= 8 ? "gemv" : "gemm";
         if (s.format === "w8a8") {
           const q = quantizeInt8Rows(x);
           t = await measure(planW8A8(q, w as PackedWeight));
           q.codes.dispose();
           q.scales.dispose();
-        } else if (M <= 8 && !quick) {
-          // GEMV: pick the best threads-per-row (a few candidates) for this shape.
-          let best: Timing | undefined;
-          for (const cand of [16, 32, 64]) {
-            const tc = await measure(planMatmul(x, w, { threadsPerRow: cand }));
-            if (!best || tc.median < best.median) [best, T] = [tc, cand];
-          }
-          t = best!;
+          kernel = "gemv-dp4a";
+        } else if (M <= 8) {
+          const b = await bestGemv(x, w);
+          t = b.t;
+          T = b.cfg.threadsPerRow;
+          config = cfgName(b.cfg);
+          genericUs = b.generic.median;
+          if (b.cfg.gemv === "paired") kernel = "gemv-pair";
+        } else if (s.format === "f16") {
+          // The dense GEMM baseline: ops/matmul.ts `linear` (x · wᵀ, f16 in, f16 out).
+          t = await timeQueued(() => linear(x, w as Tensor), {
+            runs: quick ? 3 : 10,
+            warmup: 2,
+            reps: quick ? 2 : 10,
+          });
+          kernel = "linear";
         } else {
           t = await measure(planMatmul(x, w));
         }
@@ -264,7 +355,7 @@ for (const [N, K] of SHAPES) {
           N,
           K,
           batch: M,
-          kernel: s.format === "w8a8" ? "gemv-dp4a" : M <= 8 ? "gemv" : "gemm",
+          kernel,
           us: t.median,
           minUs: t.min,
           method: t.method,
@@ -274,6 +365,8 @@ for (const [N, K] of SHAPES) {
           speedupVsF16: d === undefined ? null : d / t.median,
           tflops: (2 * M * N * K) / (t.median * 1e-6) / 1e12,
           threadsPerRow: T,
+          config,
+          genericUs,
         };
         rows.push(row);
         console.log(
@@ -282,8 +375,8 @@ for (const [N, K] of SHAPES) {
           } ${fmt(row.us).padStart(8)} ${fmt(row.gbps, 0).padStart(8)} ${
             fmt(100 * row.copyRatio, 0).padStart(5)
           }% ${fmt(row.speedupVsF16, 2).padStart(5)} ${fmt(row.tflops, 2).padStart(8)}${
-            T ? `  T=${T}` : ""
-          }`,
+            config ? `  ${config}` : ""
+          }${genericUs ? ` (generic ${fmt(genericUs)} µs)` : ""}`,
         );
       }
     } finally {
@@ -293,29 +386,8 @@ for (const [N, K] of SHAPES) {
     }
   }
   for (const x of xs.values()) x.dispose();
+  await save(); // after every shape, so that a cut-off run keeps what it measured
 }
 console.log(`(${((performance.now() - t0) / 1000).toFixed(1)} s of kernels)`);
-
-const date = new Date().toISOString().slice(0, 10);
-const adapter = ctx.adapterName.replace(/[^A-Za-z0-9]+/g, "-").replace(/^-|-$/g, "");
-const outDir = args.get("out") ?? new URL("./results/", import.meta.url).pathname;
-await Deno.mkdir(outDir, { recursive: true });
-const file = `${outDir.replace(/\/$/, "")}/${date}-${adapter}${quick ? "-quick" : ""}.json`;
-await Deno.writeTextFile(
-  file,
-  JSON.stringify(
-    {
-      date: new Date().toISOString(),
-      adapter: ctx.adapterName,
-      features: [...ctx.features],
-      quick,
-      runs: RUNS,
-      timing: ctx.hasTimestamps ? "timestamp-query, median per pass" : "wallclock",
-      bandwidth: bw,
-      rows,
-    },
-    null,
-    1,
-  ),
-);
+await save();
 console.log(`wrote ${file}`);

@@ -8,6 +8,11 @@
  *   known at compile time), multiply by the f32/f16 activations (ternary and
  *   binary: add/subtract with `select`, no multiplication) and apply the
  *   group scale once per group; partial sums meet in workgroup memory.
+ * - **Paired GEMV** (fastgemv.ts; the default for int2/int4/int8, 2-bit ternary
+ *   and dense f16 whenever a 16-byte chunk lies in one group): two codes per
+ *   decode through f16 mantissas and `unpack2x16float`, activations staged
+ *   once per workgroup, several rows and chunks per thread in flight. Pass
+ *   `gemv: "generic"` for the kernel above.
  * - **GEMM**: 64×128 (or 16/32×128) output tiles; each K step dequantizes a
  *   128×32 tile of W (scales and zeros applied) and the activation tile into
  *   workgroup memory, then every thread accumulates a 4×8 (TM×8) register block.
@@ -40,6 +45,7 @@ import { type Codegen, wgslF32 } from "./codegen.ts";
 import { codebookCodegen } from "./codebook.ts";
 import { E4M3_WGSL, E8M0_WGSL, fp4Codegen } from "./fp4.ts";
 import { intCodegen } from "./int.ts";
+import { fastGemvCode, fastGemvFits, type FastGemvSource } from "./fastgemv.ts";
 import { formatInfo, type PackedWeight, rowWords } from "./layout.ts";
 import { nf4Codegen } from "./nf4.ts";
 import { ternary5Codegen, ternaryCodegen } from "./ternary.ts";
@@ -54,6 +60,16 @@ export interface LowbitMatmulOptions {
   kernel?: "gemv" | "gemm";
   /** GEMV threads per output row (power of two 1…256; default from K). */
   threadsPerRow?: number;
+  /** Paired GEMV: output rows per thread (default 2 for batch ≤ 4, else 1). */
+  rowsPerThread?: number;
+  /** Paired GEMV: 16-byte chunks per thread and iteration (default 2 for batch ≤ 4, else 1). */
+  unroll?: number;
+  /**
+   * GEMV variant: "paired" (fastgemv.ts; int2/4/8, ternary, dense f16 when a
+   * 16-byte chunk lies in one group) or "generic" (every format). Default:
+   * paired where it applies.
+   */
+  gemv?: "paired" | "generic";
 }
 
 /** One queued (or timeable) dispatch: what `dispatch` needs, plus its output. */
@@ -90,6 +106,8 @@ interface Source {
   buffers: Binding[];
   lutTensor: boolean;
   lutSize: number;
+  /** Paired-GEMV decoding: code bits (16: dense f16) and two's complement, or null. */
+  paired: { bits: number; signed: boolean } | null;
 }
 
 function packedSource(w: PackedWeight, K4: boolean): Source {
@@ -127,6 +145,10 @@ function packedSource(w: PackedWeight, K4: boolean): Source {
     buffers,
     lutTensor: w.codebook !== undefined,
     lutSize: w.codebook?.size ?? 0,
+    paired: (f === "int2" || f === "int4" || f === "int8" || f === "ternary") &&
+        (scale === "f16" || scale === "f32") && w.tensorScale === undefined
+      ? { bits: f === "ternary" ? 2 : info.bits, signed: f === "ternary" || !zeros }
+      : null,
   };
 }
 
@@ -173,6 +195,7 @@ function denseSource(w: Tensor): Source {
     buffers: [w.buffer],
     lutTensor: false,
     lutSize: 0,
+    paired: f16 ? { bits: 16, signed: false } : null,
   };
 }
 
@@ -522,6 +545,60 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
 }`;
 }
 
+/** The paired GEMV (fastgemv.ts) for this source, or null where it does not apply. */
+function pairedGemv(
+  src: Source,
+  M: number,
+  xDtype: "f32" | "f16",
+  outDtype: "f32" | "f16",
+  biasDtype: string | null,
+  opts: LowbitMatmulOptions,
+): { code: string; workgroups: [number, number, number] } | null {
+  const p = src.paired;
+  if (opts.gemv === "generic" || !p || !src.vecOK || !fastGemvFits(p.bits, src.K, src.GS)) {
+    if (opts.gemv === "paired") {
+      throw new RangeError(`planMatmul: the paired GEMV does not apply to the ${src.what}`);
+    }
+    return null;
+  }
+  const chunks = src.K / (128 / p.bits);
+  const T = opts.threadsPerRow ?? Math.min(32, Math.max(4, pow2floor(chunks / 8)));
+  const RPT = opts.rowsPerThread ?? (M <= 4 ? 2 : 1);
+  const unroll = opts.unroll ?? (M <= 4 ? 2 : 1);
+  if (!Number.isInteger(Math.log2(T)) || T > WG || !(RPT >= 1 && RPT <= 8)) {
+    throw new RangeError(`planMatmul: threadsPerRow ${T} / rowsPerThread ${RPT} out of range`);
+  }
+  const fsrc: FastGemvSource = {
+    N: src.N,
+    K: src.K,
+    GS: src.GS,
+    G: src.G,
+    stride: src.stride,
+    bits: p.bits,
+    signed: p.signed,
+    zeros: src.zeros,
+    scaled: src.scale !== "none",
+  };
+  const d = commonDecls(src, xDtype, biasDtype !== null, biasDtype ?? "f32", outDtype);
+  const finish = [
+    biasDtype ? `r = r + bias(nn);` : "",
+    `Y[mm * ${src.N}u + nn] = ${outDtype}(r);`,
+  ].join("\n      ");
+  const redBytes = WG * RPT * M * 4;
+  const limit = gpu().limits.maxComputeWorkgroupStorageSize;
+  const tileBytes = Math.min(32768, limit - redBytes - 1024);
+  const { code, rows } = fastGemvCode(
+    fsrc,
+    { T, RPT, M, tileBytes, unroll },
+    `${outDtype === "f16" ? "enable f16;\n" : ""}${d.bindings}\n${d.fns}`,
+    finish,
+  );
+  const groups = Math.ceil(src.N / rows);
+  const maxDim = gpu().limits.maxComputeWorkgroupsPerDimension;
+  const gy = Math.ceil(groups / maxDim);
+  return { code, workgroups: [Math.ceil(groups / gy), gy, 1] };
+}
+
 function checkInputs(op: string, x: Tensor, src: Source, opts: LowbitMatmulOptions): number {
   if (x.disposed) void x.buffer; // throws the standard use-after-dispose error
   if (x.dtype !== "f32" && x.dtype !== "f16") {
@@ -592,6 +669,17 @@ export function planMatmul(
   if (kernel === "gemv") {
     if (M > 8) {
       throw new RangeError(`${op}: the GEMV handles batch ≤ 8, got ${M} rows of ${x}`);
+    }
+    const pairedCall = pairedGemv(src, Math.max(1, M), xd, outDtype, biasDtype, opts);
+    if (pairedCall) {
+      return {
+        label: `lowbit gemv-paired ${src.what} M${M}`,
+        code: pairedCall.code,
+        buffers,
+        params: null,
+        workgroups: M === 0 ? [0, 1, 1] : pairedCall.workgroups,
+        out,
+      };
     }
     const UCH = lcm(4, src.unitWords) / src.unitWords * src.unitCodes;
     const chunks = src.vecOK ? Math.floor(src.K / UCH) : Math.ceil(src.K / 4);
