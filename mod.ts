@@ -14,13 +14,18 @@
  * @module
  */
 // kernels: the GPU, tensors and ops
-export { GPUFailureError, GPUUnavailableError, gpu, initGPU } from "./kernels/gpu.ts";
+export { gpu, GPUFailureError, GPUUnavailableError, initGPU } from "./kernels/gpu.ts";
 export type { GPUContext } from "./kernels/gpu.ts";
 export { numel, Tensor } from "./kernels/tensor.ts";
 export type { NestedArray, RandomOptions, TensorSummary } from "./kernels/tensor.ts";
 export type { AnyTypedArray, DType } from "./kernels/dtype.ts";
 export type { LowbitFormat, PackedWeight } from "./kernels/lowbit/layout.ts";
-export type { BlockFormat, ElementFormat, IntFormat, QuantizedBlocks } from "./quant/formats/index.ts";
+export type {
+  BlockFormat,
+  ElementFormat,
+  IntFormat,
+  QuantizedBlocks,
+} from "./quant/formats/index.ts";
 export { Rng } from "./kernels/random.ts";
 export { runtimeStats, sync, trimPool } from "./kernels/runtime.ts";
 export * as ops from "./kernels/ops/mod.ts";

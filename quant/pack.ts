@@ -26,7 +26,7 @@
  * ```
  * @module
  */
-import { Tensor } from "../kernels/tensor.ts";
+import type { Tensor } from "../kernels/tensor.ts";
 import {
   createPackedWeight,
   type LowbitFormat,

@@ -18,7 +18,10 @@ const outDir = new URL("out/", root);
 await Deno.mkdir(outDir, { recursive: true });
 const script = new URL("quickstart-demo.ts", outDir);
 const tmp = new URL("quickstart-demo.ts.tmp", outDir);
-await Deno.writeTextFile(tmp, `// generated from notebooks/00-quickstart.ipynb by tools/demo.ts\n${code}\n`);
+await Deno.writeTextFile(
+  tmp,
+  `// generated from notebooks/00-quickstart.ipynb by tools/demo.ts\n${code}\n`,
+);
 await Deno.rename(tmp, script);
 const child = new Deno.Command(Deno.execPath(), {
   args: ["run", "-A", script.pathname],

@@ -154,7 +154,6 @@ export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Te
   if (op === "pow") expectDType(`binary ${op}`, (ta ?? tb)!, "f32", "f16");
   const outShape = broadcastShapes(ta?.shape ?? [], tb?.shape ?? []);
   const outT: DType = COMPARE.has(op) ? "u32" : T;
-  const rank = outShape.length;
   const sa = ta ? broadcastStrides(ta.shape, outShape) : [];
   const sb = tb ? broadcastStrides(tb.shape, outShape) : [];
   const calc = T === "f16" ? "f32" : T;
@@ -186,7 +185,10 @@ export function binary(op: BinaryOp, a: Tensor | number, b: Tensor | number): Te
   const float = T !== "i32" && T !== "u32";
   // NaN semantics are explicit (compilers may assume no NaN): max/min propagate
   // NaN, comparisons with NaN are false except `ne`.
-  expr = expr.replace(/!?NAN_IN/g, (m) => float ? (m[0] === "!" ? "!nan_in" : "nan_in") : (m[0] === "!" ? "true" : "false"))
+  expr = expr.replace(
+    /!?NAN_IN/g,
+    (m) => float ? (m[0] === "!" ? "!nan_in" : "nan_in") : (m[0] === "!" ? "true" : "false"),
+  )
     .replace("NAN", float ? "bitcast<f32>(0x7fc00000u)" : "a");
   const broadcast = !sameShape(ta?.shape ?? outShape, outShape) ||
     !sameShape(tb?.shape ?? outShape, outShape);

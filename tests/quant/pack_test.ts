@@ -53,5 +53,9 @@ gpuTest("a whole model on packed low-bit kernels matches its fake-quantized twin
 });
 
 gpuTest("per-input-channel scales cannot be packed, and say so", () => {
-  assertThrows(() => lowbitFormatOf(int(4, { per: "channel-in" })), RangeError, "per input channel");
+  assertThrows(
+    () => lowbitFormatOf(int(4, { per: "channel-in" })),
+    RangeError,
+    "per input channel",
+  );
 });

@@ -35,7 +35,7 @@ Deno.test("ETA is proportional to the remaining work", () => {
   assert(Math.abs(Number(m[1]) - 3 * bar.elapsed) < 0.15, bar.text());
 });
 
-Deno.test("unknown total and early exit still finish", async () => {
+Deno.test("unknown total and early exit still finish", () => {
   const lines: string[] = [];
   function* gen() {
     for (let i = 0; i < 10; i++) yield i;
