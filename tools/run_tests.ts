@@ -45,7 +45,7 @@ if (m) {
   passed += Number(m[1]);
   failed += Number(m[3]);
 } else {
-  console.error("tools/test.ts: could not read deno test's summary line");
+  console.error("tools/run_tests.ts: could not read deno test's summary line");
   failed += 1;
 }
 if (unit.code !== 0) ok = false;
@@ -63,7 +63,7 @@ if (!noNotebooks && paths.length === 0 && notebooks.length > 0) {
     passed += Number(n[1]);
     failed += Number(n[2]);
   } else {
-    console.error("tools/test.ts: the notebook runner printed no summary line");
+    console.error("tools/run_tests.ts: the notebook runner printed no summary line");
     failed += 1;
   }
   if (nb.code !== 0) ok = false;
