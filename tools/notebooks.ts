@@ -29,7 +29,7 @@ import { join } from "node:path";
 import { describeFailure, type NotebookResult, runNotebook } from "./nb_run.ts";
 import { exportHTML } from "./nb_html.ts";
 import { indexHTML } from "./nb_index.ts";
-import { browserTest } from "./browser_test.ts";
+import { browserTest } from "./browser_check.ts";
 
 /** Parsed command line of the runner. */
 export interface RunnerOptions {

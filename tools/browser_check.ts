@@ -4,12 +4,12 @@
  * errors, no uncaught exceptions, no request leaving `file://`, and an SVG
  * (`.main-svg`) in every plotly div. Saves a screenshot of the first chart.
  *
- * Usage: `deno run -A tools/browser_test.ts [site-dir-or-pages…]` (default `site`).
+ * Usage: `deno run -A tools/browser_check.ts [site-dir-or-pages…]` (default `site`).
  * Prints `N passed, N failed` (one per page) and exits non-zero on a failure.
  *
  * @example
  * ```ts
- * import { chromiumPath } from "./browser_test.ts";
+ * import { chromiumPath } from "./browser_check.ts";
  * if (typeof chromiumPath() !== "string") throw new Error("unreachable");
  * ```
  * @module
@@ -49,7 +49,7 @@ export interface BrowserTestOptions {
  *
  * @example
  * ```ts
- * import { chromiumPath } from "./browser_test.ts";
+ * import { chromiumPath } from "./browser_check.ts";
  * const p = chromiumPath();
  * if (p !== "" && !p.includes("chrom")) throw new Error(p);
  * ```
@@ -92,7 +92,7 @@ const ARGS = [
  *
  * @example
  * ```ts ignore
- * import { browserTest } from "./browser_test.ts";
+ * import { browserTest } from "./browser_check.ts";
  * const reports = await browserTest(["site/00-quickstart.html"], { screenshot: "site/screenshot.png" });
  * ```
  */
