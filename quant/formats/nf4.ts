@@ -15,6 +15,7 @@
  * @module
  */
 
+import { NF4_LEVELS } from "../../kernels/lowbit/nf4.ts";
 import {
   type BlockFormat,
   blockLayout,
@@ -26,25 +27,11 @@ import {
   type QuantizedBlocks,
 } from "./format.ts";
 
-/** The 16 NF4 levels of QLoRA Appendix E, indexed by code (sorted ascending; code 7 is 0). */
-export const NF4_VALUES: Float32Array = new Float32Array([
-  -1.0,
-  -0.6961928009986877,
-  -0.5250730514526367,
-  -0.39491748809814453,
-  -0.28444138169288635,
-  -0.18477343022823334,
-  -0.09105003625154495,
-  0.0,
-  0.07958029955625534,
-  0.16093020141124725,
-  0.24611230194568634,
-  0.33791524171829224,
-  0.44070982933044434,
-  0.5626170039176941,
-  0.7229568362236023,
-  1.0,
-]);
+/**
+ * The 16 NF4 levels of QLoRA Appendix E, indexed by code (sorted ascending; code 7 is 0). One
+ * table serves the formats and the low-bit kernels (`kernels/lowbit/nf4.ts`).
+ */
+export const NF4_VALUES: Float32Array = NF4_LEVELS;
 
 /**
  * NF4 as an element format over [−1, 1]: nearest level, ties to the lower code.
