@@ -76,6 +76,7 @@ lb.viz.linePlot(
     yTitle: "relative error",
   },
 );
+// %%
 lb.viz.showTable(lb.viz.recordsTable(aq.map((s) => ({ layer: s.layer, site: s.site, alpha: s.alpha ?? "s = 1" }))));
 
 // %% [markdown]

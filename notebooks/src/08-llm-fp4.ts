@@ -79,6 +79,7 @@ lb.viz.bar(
   [...fmts.map((f) => wCount.get(f) ?? 0), ...fmts.map((f) => aCount.get(f) ?? 0)],
   { title: "Formats chosen by the search (28 linears)", yTitle: "layers" },
 );
+// %%
 lb.viz.showTable(lb.viz.recordsTable(report.choices.map((c) => ({
   layer: c.name,
   weight: c.weight,
