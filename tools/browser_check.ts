@@ -41,6 +41,8 @@ export interface BrowserTestOptions {
   executablePath?: string;
   /** Milliseconds to wait for charts per page (default 20000). */
   timeoutMs?: number;
+  /** Fewest charts a page must have (default 0; notebook pages: 1, since each has a plot). */
+  minCharts?: number;
 }
 
 /**
@@ -118,7 +120,13 @@ export async function browserTest(
   let shot = options.screenshot;
   try {
     for (const page of pages) {
-      const report = await checkPage(context, page, options.timeoutMs ?? 20000, shot);
+      const report = await checkPage(
+        context,
+        page,
+        options.timeoutMs ?? 20000,
+        shot,
+        options.minCharts ?? 0,
+      );
       if (shot && report.rendered > 0) shot = undefined;
       reports.push(report);
     }
@@ -136,6 +144,7 @@ async function checkPage(
   path: string,
   timeoutMs: number,
   screenshot: string | undefined,
+  minCharts = 0,
 ): Promise<PageReport> {
   const problems: string[] = [];
   const tab = await context.newPage();
@@ -165,6 +174,11 @@ async function checkPage(
       [charts, rendered] = await count();
     }
     if (rendered < charts) problems.push(`${charts - rendered} of ${charts} charts not rendered`);
+    if (charts < minCharts) {
+      problems.push(
+        `${charts} charts, expected at least ${minCharts} (is a plot not the last expression of its cell?)`,
+      );
+    }
     if (screenshot && rendered > 0) {
       const first = tab.locator(".main-svg").first().locator("xpath=../..");
       await first.scrollIntoViewIfNeeded();

@@ -174,7 +174,10 @@ export async function main(args: string[]): Promise<NotebookResult[]> {
     });
     console.log(`exported ${pages.length} page(s) to ${o.out}/`);
     if (o.browser) {
-      const reports = await browserTest(pages, { screenshot: join(o.out, "screenshot.png") });
+      const reports = await browserTest(pages, {
+        screenshot: join(o.out, "screenshot.png"),
+        minCharts: 1,
+      });
       reports.forEach((rep, i) => {
         const r = exported[i];
         console.log(`${rep.ok ? "✓" : "✗"} page ${rep.page}: ${rep.rendered}/${rep.charts} charts`);
