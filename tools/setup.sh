@@ -25,5 +25,5 @@ if ! command -v deno >/dev/null 2>&1; then
   $SUDO npm i -g deno >/dev/null || { echo "setup: npm i -g deno failed" >&2; exit 1; }
 fi
 deno install >/dev/null 2>&1 || { echo "setup: deno install failed" >&2; deno install; exit 1; }
-deno jupyter --install >/dev/null 2>&1 || { echo "setup: deno jupyter --install failed" >&2; exit 1; }
+deno jupyter --install --force >/dev/null 2>&1 || { echo "setup: deno jupyter --install --force failed" >&2; deno jupyter --install --force; exit 1; }
 echo "setup: ready ($(deno --version | head -1))"
