@@ -29,7 +29,7 @@ import { quantError } from "../metrics.ts";
 import { elementFormat, isInt, type Quantizer } from "../quantizer.ts";
 import { quantize } from "../quantize.ts";
 import { fromDequantized, type WeightedLinear } from "../linear.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /** The integer grid of a quantizer: codes c ∈ [qmin, qmax], ŵ = (c − z)·s per group. */
 export interface IntGrid {
@@ -246,10 +246,5 @@ export async function sequentialQuantize(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return { layers, errors, bitsPerWeight: params ? bits / params : 0 };
+  return { layers, errors, bitsPerWeight: meanBitsPerWeight(layers) };
 }

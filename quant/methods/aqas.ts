@@ -49,7 +49,7 @@ import { mse, quantError } from "../metrics.ts";
 import { quantizeLinear, QuantLinear } from "../linear.ts";
 import { scaleColumns } from "../transforms/smoothing.ts";
 import { denseWeight, foldScales, InputRecorder, type SiteName, SITES } from "./_sites.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 export type { SiteName } from "./_sites.ts";
 
@@ -247,11 +247,6 @@ export async function aqas(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of report.layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  report.bitsPerWeight = params ? bits / params : 0;
+  report.bitsPerWeight = meanBitsPerWeight(report.layers);
   return report;
 }

@@ -59,7 +59,7 @@ import { quantError } from "../metrics.ts";
 import { fakeQuant } from "../quantize.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { scaleColumns, scaleRows } from "../transforms/smoothing.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /** Options of {@link awq}. */
 export interface AwqOptions {
@@ -410,10 +410,5 @@ export async function awq(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return { layers, bitsPerWeight: params ? bits / params : 0, groups, clip };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers), groups, clip };
 }

@@ -48,7 +48,7 @@ import { fakeQuant } from "../quantize.ts";
 import { decisionTable } from "../table.ts";
 import { quantError } from "../metrics.ts";
 import type { WeightedLinear } from "../linear.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /** Options of {@link crossQuantize}. */
 export interface CrossQuantOptions {
@@ -223,10 +223,5 @@ export async function crossquant(
     });
     model.setLinear(name, new CrossQuantLinear(w, { ...options, bitsPerWeight: bits, bias }));
   }
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return { layers, bitsPerWeight: params ? bits / params : 0 };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
 }

@@ -49,7 +49,7 @@ import { fakeQuant } from "../quantize.ts";
 import { quantError } from "../metrics.ts";
 import { QuantLinear } from "../linear.ts";
 import { denseWeight, foldScales } from "./_sites.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /**
  * DFQ's equalizing scales s_i = √(r₁_i / r₂_i) for a pair W₁ `[m, n]` →
@@ -253,10 +253,5 @@ export async function dfq(
       for (const { s } of sums.values()) s.dispose();
     }
   }
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return { layers, bitsPerWeight: params ? bits / params : 0, equalization };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers), equalization };
 }

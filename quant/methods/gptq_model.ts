@@ -30,7 +30,7 @@ import { fromDequantized, type WeightedLinear } from "../linear.ts";
 import { quantError } from "../metrics.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { gptq, type GptqOptions } from "./gptq.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /** Options of {@link gptqModel}. */
 export interface GptqModelOptions extends Omit<GptqOptions, "name"> {
@@ -122,14 +122,9 @@ export async function gptqModel(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
   return {
     layers,
-    bitsPerWeight: params ? bits / params : 0,
+    bitsPerWeight: meanBitsPerWeight(layers),
     seconds: (performance.now() - start) / 1000,
   };
 }

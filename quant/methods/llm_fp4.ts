@@ -49,7 +49,7 @@ import { bitsPerWeight, elementFormat, fp, registerFormat } from "../quantizer.t
 import { decisionTable } from "../table.ts";
 import { quantError } from "../metrics.ts";
 import { denseWeight, InputRecorder } from "./_sites.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /**
  * A sign + exponent-only format (no mantissa bits): ±{0} ∪ ±{2^(e−bias) : e = 1…2^E−1}.
@@ -447,11 +447,6 @@ export async function llmFp4(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of report.layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  report.bitsPerWeight = params ? bits / params : 0;
+  report.bitsPerWeight = meanBitsPerWeight(report.layers);
   return report;
 }

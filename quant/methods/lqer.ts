@@ -42,7 +42,7 @@ import { fromDequantized, type QuantLinear, type WeightedLinear } from "../linea
 import { quantError } from "../metrics.ts";
 import { fakeQuant } from "../quantize.ts";
 import type { Quantizer } from "../quantizer.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /**
  * A quantized linear layer plus a low-rank correction:
@@ -334,10 +334,5 @@ export async function lqer(
 
 /** Parameter-weighted mean bits per weight of report rows. */
 function weightedBits(layers: QuantReport["layers"]): number {
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return params ? bits / params : 0;
+  return meanBitsPerWeight(layers);
 }

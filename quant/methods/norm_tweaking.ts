@@ -54,7 +54,7 @@ import { quantError } from "../metrics.ts";
 import { QuantLinear } from "../linear.ts";
 import { gptq } from "./gptq.ts";
 import { denseWeight, SITES } from "./_sites.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /**
  * The closed-form tweak ρ `[in]` (γ' = γ ⊙ ρ) for float weights `w`,
@@ -227,11 +227,6 @@ export async function normTweaking(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of report.layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  report.bitsPerWeight = params ? bits / params : 0;
+  report.bitsPerWeight = meanBitsPerWeight(report.layers);
   return report;
 }

@@ -51,7 +51,7 @@ import {
   rotateWeight,
   unrotateWeight,
 } from "../transforms/rotation.ts";
-import type { QuantReport } from "./rtn.ts";
+import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /** LDLQ ≡ GPTQ's column update (QuIP §3, Theorem 6): the dequantized weight. */
 async function ldlq(w: Tensor, h: Tensor, q: Quantizer, damp?: number): Promise<Tensor> {
@@ -204,10 +204,5 @@ export async function quip(
       }
     },
   });
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return { layers, bitsPerWeight: params ? bits / params : 0, incoherence: incoh };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers), incoherence: incoh };
 }

@@ -40,6 +40,28 @@ export interface QuantReport {
   bitsPerWeight: number;
 }
 
+/**
+ * Parameter-weighted mean bits per weight of a report's layers (0 for none).
+ *
+ * @example
+ * ```ts
+ * import { meanBitsPerWeight } from "./rtn.ts";
+ * const layers = [
+ *   { name: "a", out: 4, in: 8, bitsPerWeight: 4, sqnrDb: 20 },
+ *   { name: "b", out: 4, in: 24, bitsPerWeight: 8, sqnrDb: 40 },
+ * ];
+ * console.log(meanBitsPerWeight(layers)); // 7
+ * ```
+ */
+export function meanBitsPerWeight(layers: readonly QuantReport["layers"][number][]): number {
+  let bits = 0, params = 0;
+  for (const l of layers) {
+    bits += l.bitsPerWeight * l.out * l.in;
+    params += l.out * l.in;
+  }
+  return params ? bits / params : 0;
+}
+
 /** Options of {@link rtn}. */
 export interface RtnOptions {
   /** Per-token activation quantizer (e.g. `int(8, { per: "token" })` for W8A8). */
@@ -79,10 +101,5 @@ export async function rtn(
     });
     model.setLinear(name, ql);
   }
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return { layers, bitsPerWeight: params ? bits / params : 0 };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
 }
