@@ -199,6 +199,24 @@ fn pcg(v: u32) -> u32 {
 fn uniform01(seed: u32, i: u32) -> f32 { return f32(pcg(pcg(i) ^ seed) >> 8u) * (1.0 / 16777216.0); }`;
 
 /**
+ * WGSL `table_index(v) -> u32`: the number of decision thresholds ≤ v, i.e.
+ * the index of v's value in a table of `n` values stored in `TBL` with the
+ * n − 1 thresholds after them (binary search).
+ */
+function tableIndexFn(n: number): string {
+  return `
+fn table_index(v: f32) -> u32 {
+  var lo = 0u;
+  var hi = ${n - 1}u;
+  while (lo < hi) {
+    let mid = (lo + hi) / 2u;
+    if (TBL[${n}u + mid] <= v) { lo = mid + 1u; } else { hi = mid; }
+  }
+  return lo;
+}`;
+}
+
+/**
  * Quantizes `x` group by group against a decision table and returns the codes
  * and the dequantized values. Scales are given per group, so any range
  * setting or scale format can be computed before (see `quant/quantize.ts`).
@@ -257,20 +275,14 @@ struct Params { decode2: f32, seed: u32, }
 @group(0) @binding(5) var<storage, read_write> C: array<u32>;
 @group(0) @binding(6) var<storage, read_write> Y: array<f32>;
 ${PCG}
+${tableIndexFn(n)}
 @compute @workgroup_size(${WG}) fn main(${ENTRY_BUILTINS}) {
   let i = ${linearIndex(WG)};
   if (i >= ${x.size}u) { return; }
   let g = i / ${o.groupSize}u;
   let x = f32(X[i]);
   let v = ${o.mode === "div" ? "x / ENC[g]" : "x * ENC[g]"};
-  // idx = number of thresholds ≤ v (binary search over ${n - 1} sorted thresholds)
-  var lo = 0u;
-  var hi = ${n - 1}u;
-  while (lo < hi) {
-    let mid = (lo + hi) / 2u;
-    if (TBL[${n}u + mid] <= v) { lo = mid + 1u; } else { hi = mid; }
-  }
-  var idx = lo;
+  var idx = table_index(v);
   ${
     stochastic
       ? `// stochastic: between the neighbours below and above v, round up with probability ∝ distance
@@ -475,6 +487,7 @@ export function mseClipSearch(
 @group(0) @binding(3) var<storage, read> R: array<f32>;
 @group(0) @binding(4) var<storage, read_write> B: array<i32>;
 var<workgroup> red: array<f32, ${WG}>;
+${tableIndexFn(n)}
 @compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u,
     @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
   let g = wid.x + wid.y * nwg.x;
@@ -487,14 +500,7 @@ var<workgroup> red: array<f32, ${WG}>;
     var err = 0.0;
     for (var k = t; k < ${o.groupSize}u; k += ${WG}u) {
       let x = f32(X[base + k]);
-      let v = x / scale;
-      var lo = 0u;
-      var hi = ${n - 1}u;
-      while (lo < hi) {
-        let mid = (lo + hi) / 2u;
-        if (TBL[${n}u + mid] <= v) { lo = mid + 1u; } else { hi = mid; }
-      }
-      let d = x - TBL[lo] * scale;
+      let d = x - TBL[table_index(x / scale)] * scale;
       err += d * d;
     }
     red[t] = err;
@@ -560,6 +566,7 @@ struct Params { factor: f32, }
 @group(0) @binding(2) var<storage, read> TBL: array<f32>;
 @group(0) @binding(3) var<storage, read_write> Y: array<${T}>;
 var<workgroup> red: array<f32, ${WG}>;
+${tableIndexFn(n)}
 @compute @workgroup_size(${WG}) fn main(@builtin(workgroup_id) wid: vec3u,
     @builtin(num_workgroups) nwg: vec3u, @builtin(local_invocation_index) t: u32) {
   let row = wid.x + wid.y * nwg.x;
@@ -576,14 +583,7 @@ var<workgroup> red: array<f32, ${WG}>;
   let scale = select(1.0, red[0] * P.factor, red[0] > 0.0);
   for (var k = t; k < ${cols}u; k += ${WG}u) {
     let x = f32(X[base + k]);
-    let v = x / scale;
-    var lo = 0u;
-    var hi = ${n - 1}u;
-    while (lo < hi) {
-      let mid = (lo + hi) / 2u;
-      if (TBL[${n}u + mid] <= v) { lo = mid + 1u; } else { hi = mid; }
-    }
-    Y[base + k] = ${T}(select(TBL[lo] * scale, x, is_nan(x)));
+    Y[base + k] = ${T}(select(TBL[table_index(x / scale)] * scale, x, is_nan(x)));
   }
 }
 ${IS_NAN}`;
