@@ -168,16 +168,23 @@ export async function loadModel(
   const config = await loadLlamaConfig(path);
   const ckpt = await openCheckpoint(path);
   const weights = new Map<string, Tensor>();
+  let next: Promise<unknown> | undefined;
   try {
     validateCheckpoint(config, ckpt);
-    for (const { name, shape } of expectedTensorNames(config)) {
-      const { data } = await ckpt.read(name, { as: dtype });
+    // Read tensor i+1 from disk while tensor i is decoded and uploaded.
+    const expected = expectedTensorNames(config);
+    next = expected.length ? ckpt.read(expected[0].name, { as: dtype }) : undefined;
+    for (let i = 0; i < expected.length; i++) {
+      const { name, shape } = expected[i];
+      const { data } = await (next as ReturnType<typeof ckpt.read>);
+      next = i + 1 < expected.length ? ckpt.read(expected[i + 1].name, { as: dtype }) : undefined;
       weights.set(name, Tensor.fromArray(data as Float32Array | Float16Array, shape, dtype));
     }
     const model = new LlamaModel(config, weights, dtype);
     model.source = path;
     return model;
   } catch (e) {
+    next?.catch(() => {}); // a read already started must not end as an unhandled rejection
     for (const t of weights.values()) t.dispose();
     throw e;
   } finally {
