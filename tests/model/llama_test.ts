@@ -251,6 +251,46 @@ gpuTest("loadModel: a wrong shape is named with both shapes", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
+gpuTest(
+  "loadModel: num_hidden_layers is checked against the layers the checkpoint holds",
+  async () => {
+    const dir = await brokenCheckpoint(() => {});
+    const config = JSON.parse(await Deno.readTextFile("data/tiny/config.json"));
+    const withLayers = (n: number) =>
+      Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, num_hidden_layers: n }));
+    // too few: the 4th layer would be left out silently
+    await withLayers(3);
+    await assertRejects(
+      () => loadModel(dir),
+      ModelLoadError,
+      "num_hidden_layers 3 but the checkpoint holds 4 decoder layers (model.layers.0 … " +
+        "model.layers.3); layers model.layers.3 would be left out; set num_hidden_layers to 4",
+    );
+    // too many, and absurdly many: refused at once from the names, nothing allocated
+    await withLayers(6);
+    await assertRejects(
+      () => loadModel(dir),
+      ModelLoadError,
+      "missing layers model.layers.4, model.layers.5;",
+    );
+    await withLayers(1e9);
+    const t0 = performance.now();
+    await assertRejects(() => loadModel(dir), ModelLoadError, "(999999996 in all)");
+    assert(performance.now() - t0 < 2000);
+    await Deno.remove(dir, { recursive: true });
+    // a hole: layer 1 gone entirely
+    const holed = await brokenCheckpoint((t) => {
+      for (const name of [...t.keys()]) if (name.startsWith("model.layers.1.")) t.delete(name);
+    });
+    await assertRejects(
+      () => loadModel(holed),
+      ModelLoadError,
+      "missing layers model.layers.1; the checkpoint is incomplete",
+    );
+    await Deno.remove(holed, { recursive: true });
+  },
+);
+
 gpuTest("loadModel: a directory without a checkpoint or config says so", async () => {
   const dir = await Deno.makeTempDir();
   await assertRejects(() => loadModel(dir), Error, "config.json");
