@@ -20,6 +20,7 @@
 import { gpu } from "../kernels/gpu.ts";
 import { Tensor } from "../kernels/tensor.ts";
 import { expectedTensorNames, type LlamaConfig, loadLlamaConfig } from "./config.ts";
+import { describeNonFinite } from "./finite.ts";
 import { LlamaModel, type ModelDType } from "./llama.ts";
 import { openCheckpoint } from "./safetensors.ts";
 
@@ -216,7 +217,8 @@ function describeRuns(ids: number[]): string {
  * `initGPU()` must have completed.
  *
  * @param dir checkpoint directory (default: the embedded `data/tiny`)
- * @throws {ModelLoadError} when a tensor is missing or has the wrong shape or dtype
+ * @throws {ModelLoadError} when a tensor is missing, has the wrong shape or dtype, or holds
+ *   NaN or ±Inf (named with the element)
  * @throws {ConfigError} when config.json is malformed
  *
  * @example
@@ -250,6 +252,20 @@ export async function loadModel(
     validateCheckpoint(config, ckpt);
     for (const { name, shape } of expectedTensorNames(config)) {
       const { data } = await ckpt.read(name, { as: dtype });
+      const bad = describeNonFinite(name, data as ArrayLike<number>, shape);
+      if (bad) {
+        const stored = ckpt.info(name).dtype;
+        const overflow = dtype === "f16" && stored !== "F16" && !bad.endsWith("NaN");
+        throw new ModelLoadError(
+          `${ckpt.path}: ${bad}` +
+            (overflow
+              ? ` after conversion from ${stored} to f16: the value exceeds the f16 range ` +
+                `(±65504); load with { dtype: "f32" }`
+              : `; weights must be finite: the checkpoint is corrupt or was saved from a ` +
+                `diverged model (download it again, or repair the tensor)`),
+          name,
+        );
+      }
       weights.set(name, Tensor.fromArray(data as Float32Array | Float16Array, shape, dtype));
     }
     const model = new LlamaModel(config, weights, dtype);

@@ -291,6 +291,39 @@ gpuTest(
   },
 );
 
+gpuTest("loadModel: NaN or ±Inf in a weight is named with its element", async () => {
+  const nan = await brokenCheckpoint((t) => {
+    t.get("model.embed_tokens.weight")!.data[65 * 128 + 3] = NaN;
+    t.get("model.layers.2.post_attention_layernorm.weight")!.data[9] = -Infinity;
+  });
+  const e = await assertRejects(
+    () => loadModel(nan),
+    ModelLoadError,
+    "model.embed_tokens.weight[65, 3] = NaN; weights must be finite",
+  );
+  assertEquals((e as ModelLoadError).tensor, "model.embed_tokens.weight");
+  const inf = await brokenCheckpoint((t) => {
+    t.get("model.layers.2.post_attention_layernorm.weight")!.data[9] = -Infinity;
+  });
+  await assertRejects(
+    () => loadModel(inf),
+    ModelLoadError,
+    "model.layers.2.post_attention_layernorm.weight[9] = -Infinity",
+  );
+  // a finite f32 value beyond the f16 range: the fix is to load in f32
+  const big = await brokenCheckpoint((t) => {
+    t.get("model.layers.0.mlp.up_proj.weight")!.data[130] = 1e6;
+  });
+  await assertRejects(
+    () => loadModel(big, { dtype: "f16" }),
+    ModelLoadError,
+    "model.layers.0.mlp.up_proj.weight[1, 2] = Infinity after conversion from F32 to f16: the " +
+      'value exceeds the f16 range (±65504); load with { dtype: "f32" }',
+  );
+  (await loadModel(big)).dispose();
+  for (const dir of [nan, inf, big]) await Deno.remove(dir, { recursive: true });
+});
+
 gpuTest("loadModel: a directory without a checkpoint or config says so", async () => {
   const dir = await Deno.makeTempDir();
   await assertRejects(() => loadModel(dir), Error, "config.json");
