@@ -40,6 +40,7 @@ import {
   nvfp4TensorEncodeScale,
   symmetricScale,
 } from "./formats/index.ts";
+import { firstNonFinite } from "../model/finite.ts";
 import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
 import { groupRanges } from "./range.ts";
@@ -125,7 +126,12 @@ export async function quantize(
   const stats = await statsT.data() as Float32Array;
   for (let i = 0; i < groups; i++) {
     if (stats[i * GROUP_STATS_WIDTH + 6] > 0) {
-      const at = stats[i * GROUP_STATS_WIDTH + 7];
+      // the kernel gives the index within the group (exact up to 2²⁴); the tensor index is
+      // formed here in f64, and for larger groups found by scanning the group
+      const at = groupSize <= 2 ** 24
+        ? i * groupSize + stats[i * GROUP_STATS_WIDTH + 7]
+        : i * groupSize +
+          firstNonFinite((await x.data()).subarray(i * groupSize, (i + 1) * groupSize));
       const coord = x.rank === 2 ? `[${Math.floor(at / cols)}, ${at % cols}]` : `[${at}]`;
       throw new RangeError(
         `quantize ${name}: element ${coord} is NaN or ±Inf; quantization needs finite values ` +

@@ -273,3 +273,17 @@ gpuTest(
     assertEquals((await ye.data())[0], 65504 * 7);
   },
 );
+
+gpuTest("NaN past element 2²⁴ of a large tensor is named at its exact place", async () => {
+  // f32 holds every integer only up to 2²⁴: index 16 793 599 would round to 16 793 600,
+  // one past the last element
+  const rows = 4100, cols = 4096;
+  const w = new Float32Array(rows * cols).fill(0.5);
+  w[rows * cols - 1] = NaN;
+  using t = Tensor.fromArray(w, [rows, cols]);
+  await assertRejects(
+    () => quantize(int(8), t, { name: "big" }),
+    RangeError,
+    "big: element [4099, 4095] is NaN",
+  );
+});
