@@ -32,10 +32,8 @@
 import type { DType } from "../dtype.ts";
 import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
+import { rowLayout, rowReduceCode } from "./row_reduce.ts";
 import { expectDType, header, IS_NAN, normAxis } from "./wgsl.ts";
-
-/** Invocations per reduction workgroup. */
-const WG = 256;
 
 /** Reductions whose result is a value (same dtype as the input). */
 export type ValueReduceOp = "sum" | "mean" | "max" | "min" | "absmax" | "norm2" | "rms";
@@ -129,23 +127,6 @@ fn s_fin(v: S) -> f32 { return ${op === "sumsq_partial" ? "v" : spec.post}; }
 ${MAXMIN}`;
 }
 
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/**
- * Workgroup shape for reducing `len` elements at stride `inner`: `tx` outputs
- * side by side (consecutive in memory when inner > 1) × `ty` invocations
- * striding along the axis; tx·ty = 256.
- */
-function layout(len: number, inner: number): { tx: number; ty: number } {
-  const tx0 = inner > 1 ? Math.min(64, nextPow2(inner)) : 1;
-  const ty = Math.min(WG / tx0, nextPow2(len));
-  return { tx: WG / ty, ty };
-}
-
 /**
  * The shape of one pass: `outer` × `len` × `inner` elements reduced along
  * `len`, in chunks of `chunk` (one output per chunk; chunk = len for one
@@ -170,10 +151,11 @@ function launch(
 ): void {
   const chunks = Math.ceil(g.len / g.chunk);
   const m = g.outer * chunks * g.inner;
-  const { tx, ty } = layout(Math.min(g.chunk, g.len), g.inner);
+  const { tx, ty } = rowLayout(Math.min(g.chunk, g.len), g.inner);
   const T = x.dtype, O = y.dtype;
   // tx and ty are uniforms, not constants, so one pipeline serves every shape.
-  const code = `${header(T, O)}
+  const code = rowReduceCode({
+    decls: `${header(T, O)}
 struct Params {
   m: u32, len: u32, inner: u32, chunk: u32, chunks: u32, tx: u32, ty: u32,
   scale: f32, ninf: f32, ddof: f32,
@@ -182,18 +164,8 @@ struct Params {
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 @group(0) @binding(2) var<storage, read_write> Y: array<${O}>;
 ${state}
-${IS_NAN}
-var<workgroup> sh: array<S, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(
-  @builtin(local_invocation_index) li: u32,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
-  let lx = li % P.tx;
-  let ly = li / P.tx;
-  let j = (wid.x + wid.y * nwg.x) * P.tx + lx;
-  var s = s_init();
-  if (j < P.m) {
+${IS_NAN}`,
+    accumulate: `if (j < P.m) {
     let per = P.chunks * P.inner;
     let o = j / per;
     let start = ((j % per) / P.inner) * P.chunk;
@@ -201,17 +173,11 @@ var<workgroup> sh: array<S, ${WG}>;
     let base = (o * P.len + start) * P.inner + j % P.inner;
     for (var k = ly; k < count; k += P.ty) {
       let x = f32(X[base + k * P.inner]);
-      s = s_add(s, x, start + k);
+      st = s_add(st, x, start + k);
     }
-  }
-  sh[li] = s;
-  workgroupBarrier();
-  for (var h = P.ty >> 1u; h > 0u; h = h >> 1u) {
-    if (ly < h) { sh[li] = s_comb(sh[li], sh[li + h * P.tx]); }
-    workgroupBarrier();
-  }
-  if (ly == 0u && j < P.m) { Y[j] = ${O}(s_fin(sh[lx])); }
-}`;
+  }`,
+    finish: `if (ly == 0u && j < P.m) { Y[j] = ${O}(s_fin(sh[lx])); }`,
+  });
   const params = new Params().u(m, g.len, g.inner, g.chunk, chunks, tx, ty).f(
     scale,
     -Infinity,
@@ -245,7 +211,7 @@ function valueReduce(
   let L = len;
   let pass: "first" | "later" = "first";
   for (;;) {
-    const { tx } = layout(L, inner);
+    const { tx } = rowLayout(L, inner);
     const groups = Math.ceil((outer * inner) / tx);
     const chunks = L <= 2048
       ? 1
