@@ -123,7 +123,7 @@ Deno.test("fuzz: every damaged Arrow file reads correctly or fails naming the fi
     for (const kind of ["its footer", "column", "magic"]) {
       assertGreater(outcomes.get(kind) ?? 0, 3, `few rejections by ${kind}: ${[...outcomes]}`);
     }
-    assertLess(slowest, 1000);
+    assertLess(slowest, 2000); // no case hangs
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
