@@ -148,10 +148,15 @@ export function planWindows(
 function toWindows(input: EvalInput, vocab: number, o: EvalOptions): Window[] {
   const first = typeof input === "string" ? undefined : (input as ArrayLike<unknown>)[0];
   if (typeof input !== "string" && typeof first === "object" && first !== null) {
-    return Array.from(input as readonly ArrayLike<number>[], (r) => ({
-      ids: Int32Array.from(r),
-      scoreFrom: 0,
-    }));
+    return Array.from(input as readonly ArrayLike<number>[], (r, i) => {
+      if (!(r?.length >= 2)) {
+        throw new RangeError(
+          `row ${i} has ${r?.length ?? 0} tokens; a window needs at least 2 (one to predict from, ` +
+            `one to score)`,
+        );
+      }
+      return { ids: Int32Array.from(r), scoreFrom: 0 };
+    });
   }
   let ids: ArrayLike<number>;
   if (typeof input === "string") {

@@ -201,8 +201,13 @@ function validate(o: unknown, where: string): Quantizer {
   }
   try {
     elementFormat(r.format);
-  } catch (e) {
-    throw new RangeError(`${where}: format ${(e as Error).message}`);
+  } catch {
+    throw bad(
+      "format",
+      r.format,
+      `an unknown format; allowed: ${Object.keys(formats).join(", ")}, a registered format, ` +
+        `or int<b>/int<b>r/uint<b> with 1 ≤ b ≤ 8`,
+    );
   }
   if (typeof r.symmetric !== "boolean") {
     throw bad("symmetric", r.symmetric, "expected true or false", TypeError);

@@ -156,3 +156,12 @@ gpuTest("NaN in a weight: perplexity and compareModels name it", async () => {
   );
   assertEquals(await ref.findNonFinite(), undefined);
 });
+
+gpuTest("perplexity: rows too short to score anything are refused, not NaN", async () => {
+  using model = await loadModel();
+  await assertRejects(() => perplexity(model, [[5]]), RangeError, "row 0 has 1 tokens");
+  await assertRejects(() => perplexity(model, [[5, 6], []]), RangeError, "row 1 has 0 tokens");
+  await assertRejects(() => perplexity(model, []), RangeError, "fewer than one window");
+  const r = await perplexity(model, [[80, 97]]);
+  assert(Number.isFinite(r.perplexity) && r.tokens === 1);
+});

@@ -24,7 +24,7 @@ function throwsNaming(fn: () => unknown, E: typeof Error, ...parts: string[]) {
 Deno.test("format names are own names only: inherited properties are unknown formats", () => {
   for (const name of ["constructor", "toString", "__proto__", "hasOwnProperty", "valueOf"]) {
     throwsNaming(() => elementFormat(name), RangeError, `unknown format "${name}"`);
-    throwsNaming(() => quantizer(name), RangeError, `unknown format "${name}"`);
+    throwsNaming(() => quantizer(name), RangeError, `format is "${name}"; an unknown format`);
     throwsNaming(() => fromJSON(JSON.stringify({ ...good, format: name })), RangeError, "format");
   }
   assertEquals(elementFormat("int4").bits, 4);
@@ -65,7 +65,11 @@ Deno.test("quantizer JSON: every field is checked, and the error names it and th
   }
   bad({ ...good, extra: 1 }, TypeError, 'unknown field "extra"');
   bad({ ...good, format: 4 }, TypeError, "format is 4");
-  bad({ ...good, format: "int9" }, RangeError, 'unknown format "int9"');
+  bad(
+    { ...good, format: "int9" },
+    RangeError,
+    'format is "int9"; an unknown format; allowed: int8',
+  );
   bad({ ...good, symmetric: "yes" }, TypeError, 'symmetric is "yes"', "true or false");
   bad({ ...good, granularity: "group" }, TypeError, "granularity is", '"tensor", "channel"');
   bad({ ...good, granularity: { kind: "block" } }, RangeError, 'granularity.kind is "block"');
