@@ -13,6 +13,7 @@
  * as it is done.
  *
  *   deno run -A tools/leaderboard.ts [method-filter] [config-filter] [--seeds=0,1,2] [--resume]
+ *   deno run -A tools/leaderboard.ts --markdown     # the README's table, from data/leaderboard.json
  *
  * `--resume` keeps the rows already in `data/leaderboard.json` and computes the missing ones
  * (without it, the file is rebuilt from the rows this run computes).
@@ -244,6 +245,74 @@ export function toTable(rows: readonly Row[]) {
   });
 }
 
+const NAMES: Record<string, string> = {
+  rtn: "RTN",
+  gptq: "GPTQ",
+  gpfq: "GPFQ",
+  comq: "COMQ",
+  awq: "AWQ",
+  quip: "QuIP",
+  lqer: "LQER",
+  lq_lora: "LQ-LoRA",
+  aqas: "AQAS",
+  crossquant: "CrossQuant",
+  llm_fp4: "LLM-FP4",
+  dfq: "DFQ",
+  norm_tweaking: "Norm Tweaking",
+  layerwise_ip: "layer-wise IP",
+};
+
+/**
+ * The README's leaderboard table: seed-0 rows grouped by whole bits per
+ * weight, sorted by perplexity within a group, with the Pareto front marked
+ * (no other row has fewer or equal bits and a lower perplexity).
+ *
+ * @example
+ * ```ts
+ * import { markdownTable } from "./leaderboard.ts";
+ * const row = { seed: 0, kl: 0.1, top1: 0.9, seconds: 1, error: null };
+ * const md = markdownTable([
+ *   { ...row, method: "rtn", config: "W4 g32", perplexity: 3.3, bits_per_weight: 4.5 },
+ *   { ...row, method: "gptq", config: "W4 pc", perplexity: 3.2, bits_per_weight: 4.1 },
+ * ]);
+ * if (!md.includes("| 4–5 b | GPTQ | W4 pc | 4.10 | 3.200 | 0.1000 | ● |")) throw new Error(md);
+ * ```
+ */
+export function markdownTable(rows: readonly Row[]): string {
+  const ok = rows.filter((r) =>
+    !r.error && r.seed === 0 && r.method !== "fp32" && r.perplexity !== null &&
+    r.bits_per_weight !== null
+  );
+  const sorted = [...ok].sort((a, b) =>
+    Math.floor(a.bits_per_weight!) - Math.floor(b.bits_per_weight!) ||
+    a.perplexity! - b.perplexity!
+  );
+  let best = Infinity;
+  const front = new Set<Row>();
+  for (
+    const r of [...ok].sort((a, b) =>
+      a.bits_per_weight! - b.bits_per_weight! || a.perplexity! - b.perplexity!
+    )
+  ) {
+    if (r.perplexity! < best) (front.add(r), best = r.perplexity!);
+  }
+  const lines = [
+    "| bits  | method | config | bits/weight | perplexity | KL | front |",
+    "| ----- | ------ | ------ | ----------- | ---------- | -- | ----- |",
+  ];
+  for (const r of sorted) {
+    const g = Math.floor(r.bits_per_weight!);
+    lines.push(
+      `| ${g}–${g + 1} b | ${NAMES[r.method] ?? r.method} | ${r.config} | ${
+        r.bits_per_weight!.toFixed(2)
+      } | ${r.perplexity! >= 10 ? r.perplexity!.toFixed(2) : r.perplexity!.toFixed(3)} | ${
+        r.kl!.toFixed(4)
+      } | ${front.has(r) ? "●" : ""} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 /** Parses `--seeds=0,1,2` (default: seed 0 only). */
 export function parseSeeds(args: readonly string[]): number[] {
   const a = args.find((x) => x.startsWith("--seeds="));
@@ -255,7 +324,11 @@ export function parseSeeds(args: readonly string[]): number[] {
   return seeds;
 }
 
-if (import.meta.main) {
+if (import.meta.main && Deno.args.includes("--markdown")) {
+  const root = new URL("..", import.meta.url);
+  const data = JSON.parse(await Deno.readTextFile(new URL("data/leaderboard.json", root)));
+  console.log(markdownTable(data.rows));
+} else if (import.meta.main) {
   const resume = Deno.args.includes("--resume");
   const seeds = parseSeeds(Deno.args);
   const [methodFilter = "", configFilter = ""] = Deno.args.filter((a) => !a.startsWith("--"));
