@@ -379,6 +379,11 @@ export class Scorecard implements Displayable {
     Deno.renameSync(tmp, path);
   }
 
+  /** The scorecard as text: one line per claim with its mark, means, spreads and margin. */
+  toString(): string {
+    return claimsBundle(this.records)["text/plain"];
+  }
+
   /** The scorecard as an HTML table, for Jupyter. */
   [JUPYTER_DISPLAY](): Record<string, string> {
     return claimsBundle(this.records);

@@ -84,6 +84,9 @@ const results = tableFromArrays({
   perplexity_std: Float64Array.from(stored.runs, (r) => std(r.perplexity)),
   check_perplexity: Float64Array.from(stored.runs, (r) => r.check),
 });
+for (const r of stored.runs) {
+  console.log(`${r.config.padEnd(18)} ${r.bits.toFixed(3)} b  perplexity ${mean(r.perplexity).toFixed(4)} ± ${std(r.perplexity).toFixed(4)}`);
+}
 lb.viz.showTable(results, { title: `RTN on the embedded model (${stored.evaluation})` });
 // %%
 lb.viz.paretoFront(
@@ -192,10 +195,11 @@ const line = (r: lb.ClaimRecord) =>
   `**${r.method.name}** (${r.method.bits.toFixed(2)} b) ${r.methodMean.toFixed(3)} ± ${r.methodSpread.toFixed(3)} vs ` +
   `**${r.baseline.name}** (${r.baseline.bits.toFixed(2)} b) ${r.baselineMean.toFixed(3)} ± ${r.baselineSpread.toFixed(3)}: ` +
   `margin ${r.margin.toFixed(3)} ± ${r.spread.toFixed(3)} (${pct(r)}% of the baseline)`;
-lb.markdown(
+const conclusion = (
   `## Conclusion\n\nFull precision scores ${mean(run("f32").perplexity).toFixed(3)} (mean of the ${S.seeds.length} slices); ` +
     `int8 per channel ${mean(run("int8 per channel").perplexity).toFixed(3)}. At equal or fewer bits:\n\n` +
-    card.records.map(line).join("\n"),
+    card.records.map(line).join("\n")
 );
+lb.markdown(conclusion);
 // %%
 fp.dispose();
