@@ -39,8 +39,10 @@ export const GROUP_STATS_WIDTH = GROUP_STATS.length;
 /**
  * Per-group statistics of the last axis in groups of `groupSize`: a tensor
  * [groups, 8] with absmax, min, max, sum, sum |x|, sum x², the count of
- * non-finite values and the index (within the tensor, as f32) of the first
- * one (−1 when none). Non-finite values are left out of the other columns.
+ * non-finite values and the index of the first one within its group (−1 when
+ * none; as f32, exact for groups of up to 2²⁴ elements: the tensor index
+ * g·groupSize + i is formed by the caller, since f32 cannot hold indices past
+ * 2²⁴). Non-finite values are left out of the other columns.
  *
  * @example
  * ```ts
@@ -65,7 +67,7 @@ export function groupStats(x: Tensor, groupSize: number): Tensor {
     let v = f32(X[base + k]);
     if (is_nan(v) || abs(v) > 3.4028234e38) {
       nf += 1.0;
-      first = min(first, base + k);
+      first = min(first, k);
     } else {
       amax = max(amax, abs(v)); mn = min(mn, v); mx = max(mx, v);
       s += v; sa += abs(v); sq += v * v;

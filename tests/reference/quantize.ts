@@ -25,7 +25,7 @@ export function tableIndexRef(table: TableRef, v: number): number {
   return n;
 }
 
-/** Per-group [absmax, min, max, Σx, Σ|x|, Σx², non-finite count, first non-finite index or −1]. */
+/** Per-group [absmax, min, max, Σx, Σ|x|, Σx², non-finite count, first non-finite index within the group or −1]. */
 export function groupStatsRef(x: ArrayLike<number>, groupSize: number): Float64Array {
   const groups = x.length / groupSize;
   const out = new Float64Array(groups * 8);
@@ -36,7 +36,7 @@ export function groupStatsRef(x: ArrayLike<number>, groupSize: number): Float64A
       const v = x[i];
       if (!Number.isFinite(v)) {
         nf++;
-        if (first < 0) first = i;
+        if (first < 0) first = k; // within the group (the caller adds g·groupSize)
         continue;
       }
       amax = Math.max(amax, Math.abs(v));
