@@ -57,3 +57,4 @@ export * from "./model/capture.ts";
 export * as viz from "./viz/mod.ts";
 export { checkStored, markdown, Scorecard } from "./viz/claim.ts";
 export type { ClaimRecord, ClaimSide, ClaimSpec, Outcome } from "./viz/claim.ts";
+export type { Displayable } from "./viz/display.ts";
