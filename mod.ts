@@ -55,6 +55,5 @@ export * from "./model/capture.ts";
 
 // viz: figures, tables, progress
 export * as viz from "./viz/mod.ts";
-export { checkStored, markdown, Scorecard } from "./viz/claim.ts";
+export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
 export type { ClaimRecord, ClaimSide, ClaimSpec, Outcome } from "./viz/claim.ts";
-export type { Displayable } from "./viz/display.ts";

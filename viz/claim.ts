@@ -47,7 +47,7 @@
  */
 
 import { type Table, tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
-import { type Displayable, displayable, escapeHtml, JUPYTER_DISPLAY } from "./display.ts";
+import { escapeHtml, JUPYTER_DISPLAY } from "./display.ts";
 
 /** Which direction of the metric is better. */
 export type Better = "lower" | "higher";
@@ -588,6 +588,28 @@ export function checkStored(
  * console.log(b["text/markdown"]); // GPTQ: **3.123**
  * ```
  */
-export function markdown(text: string): Displayable {
-  return displayable({ "text/plain": text, "text/markdown": text });
+export function markdown(text: string): Markdown {
+  return new Markdown(text);
+}
+
+/** Markdown text that displays as Markdown in Jupyter (see {@linkcode markdown}). */
+export class Markdown {
+  /** The Markdown source. */
+  readonly text: string;
+  /**
+   * Wraps Markdown text for display.
+   *
+   * @param text the Markdown source
+   */
+  constructor(text: string) {
+    this.text = text;
+  }
+  /** Plain text and Markdown, for Jupyter. */
+  [JUPYTER_DISPLAY](): Record<string, string> {
+    return { "text/plain": this.text, "text/markdown": this.text };
+  }
+  /** The Markdown source. */
+  toString(): string {
+    return this.text;
+  }
 }
