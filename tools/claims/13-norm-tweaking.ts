@@ -40,7 +40,7 @@ async function evaluate(model: lb.LlamaModel, text: string) {
 }
 
 /** One configuration: base quantizer (RTN or GPTQ, min-max or MSE clipping), tweak or not. */
-interface Config {
+export interface Config {
   method: string;
   bits: number;
   seed: number | null;

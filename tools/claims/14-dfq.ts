@@ -66,7 +66,7 @@ function firstWindows(text: string): number[][] {
 }
 
 /** max |a − b| / max |b| of each row `[rows, …]`. */
-export async function relativeChange(after: lb.Tensor, before: lb.Tensor): Promise<number[]> {
+async function relativeChange(after: lb.Tensor, before: lb.Tensor): Promise<number[]> {
   const a = await after.data(), b = await before.data();
   const rows = before.shape[0], per = b.length / rows;
   return Array.from({ length: rows }, (_, r) => {
