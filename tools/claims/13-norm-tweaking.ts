@@ -41,11 +41,17 @@ async function evaluate(model: lb.LlamaModel, text: string) {
 
 /** One configuration: base quantizer (RTN or GPTQ, min-max or MSE clipping), tweak or not. */
 export interface Config {
+  /** Its name in the stored runs, e.g. `"gptq-mse+nt"`. */
   method: string;
+  /** Weight bits (per-channel int). */
   bits: number;
+  /** Calibration seed, or null for a run without data (RTN). */
   seed: number | null;
+  /** Round to nearest or GPTQ. */
   base: "rtn" | "gptq";
+  /** MSE-searched clipping ranges instead of min-max. */
   mse: boolean;
+  /** Tweak the norms after quantizing. */
   tweak: boolean;
 }
 
