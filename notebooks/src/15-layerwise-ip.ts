@@ -16,8 +16,9 @@
 //
 // a multiple-choice knapsack, solved exactly by dynamic programming over the layers
 // (`lb.alloc.ipAllocate`). Here $\Delta L_{l,b}$ is the KL divergence of the next-token
-// distributions to the full-precision model, $b\in\{2,3,4,8\}$ with int-$b$ groups of 32 (f16
-// scales: $\mathrm{bpw}_b = b + 0.5$), and the budget $B$ is the size of uniform int3 g32.
+// distributions to the full-precision model, $b$ runs over the candidate widths (printed below),
+// each int-$b$ in groups of 32 with f16 scales ($\mathrm{bpw}_b = b + 16/32$), and the budget $B$
+// is the size of uniform int3 g32.
 
 // %% [markdown]
 // ## How the claims are measured
