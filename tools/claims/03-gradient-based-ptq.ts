@@ -14,7 +14,11 @@
  * which the notebook recomputes live. RTN runs once (its value is the same
  * for every seed).
  *
- * Usage: `nice -n 10 deno run -A tools/claims/03-gradient-based-ptq.ts`
+ * Usage: `nice -n 10 deno run -A tools/claims/03-gradient-based-ptq.ts [LOG…]`. Each LOG is
+ * the output of an earlier run of this script, or of `tools/claims/02-gptq.ts` (whose int3 MSE-grid
+ * GPTQ runs have the same settings as this script's `gptq` runs); a run printed there is reused
+ * instead of recomputed (the logs are read again before each run, so a sweep running beside this
+ * one can supply runs as it goes).
  * @module
  */
 import * as lb from "../../mod.ts";
@@ -59,12 +63,37 @@ if (import.meta.main) {
     runs.push(r);
     console.log(`${((performance.now() - t0) / 1000).toFixed(0)} s`, JSON.stringify(r));
   };
+  /** An earlier run of `method` on `seed` in the logs given on the command line, if any. */
+  const earlier = (method: string, seed: number | null) => {
+    for (const file of Deno.args) {
+      for (const line of Deno.readTextFileSync(file).split("\n")) {
+        const m = line.match(/^\d+ s (\{.*\})$/);
+        if (!m) continue;
+        const r = JSON.parse(m[1]);
+        if (r.bits === undefined && r.method === method && r.seed === seed) return r;
+        if (
+          r.bits === BITS && r.grid === "mse" && r.method === "gptq" && method === "gptq" &&
+          r.seed === seed && CALIBRATION.n === 8 && CALIBRATION.seqLen === 128 && DAMP === 0.01
+        ) {
+          const { bits: _b, grid: _g, ...rest } = r;
+          return { ...rest, note: "same configuration as tools/claims/02-gptq.ts; run there" };
+        }
+      }
+    }
+    return undefined;
+  };
   {
     using model = await lb.loadModel(path("data/tiny"));
-    log({ method: "fp32", seed: null, bitsPerWeight: 32, ...await evaluate(model, text) });
+    const e = earlier("fp32", null);
+    log(e ?? { method: "fp32", seed: null, bitsPerWeight: 32, ...await evaluate(model, text) });
   }
   const minmax = lb.int(BITS, { group: GROUP }), mse = lb.int(BITS, { group: GROUP, range: MSE });
   for (const [method, q] of [["rtn", minmax], ["rtn-mse", mse]] as const) {
+    const e = earlier(method, null);
+    if (e) {
+      log(e);
+      continue;
+    }
     using model = await lb.loadModel(path("data/tiny"));
     const r = await lb.rtn(model, q);
     log({ method, seed: null, bitsPerWeight: r.bitsPerWeight, ...await evaluate(model, text) });
@@ -78,6 +107,11 @@ if (import.meta.main) {
     const calibration = lb.calibrationSequences(train, { ...CALIBRATION, seed });
     for (const [method, options, seeds] of variants) {
       if (!seeds.includes(seed)) continue;
+      const e = earlier(method, seed);
+      if (e) {
+        log(e);
+        continue;
+      }
       using model = await lb.loadModel(path("data/tiny"));
       const r = await lb.gptqModel(model, mse, calibration, { ...options, progress: false });
       log({

@@ -13,7 +13,12 @@
  * which the notebook recomputes live. RTN runs once (its value is the same
  * for every seed).
  *
- * Usage: `nice -n 10 deno run -A tools/claims/04-awq.ts`
+ * Usage: `nice -n 10 deno run -A tools/claims/04-awq.ts [LOG…]`. Each LOG is the output of an
+ * earlier run of this script, or of `tools/claims/02-gptq.ts` (whose MSE-grid GPTQ runs have the
+ * same settings as this script's `gptq-mse` runs); a run printed there is reused instead of
+ * recomputed (the logs are read again before each run, so a sweep running beside this one can
+ * supply runs as it goes). With `--wait=LOG` (LOG: the output of `tools/claims/02-gptq.ts` while
+ * it runs), a GPTQ run is waited for until that sweep prints it or ends; GPTQ runs come last.
  * @module
  */
 import * as lb from "../../mod.ts";
@@ -58,7 +63,40 @@ if (import.meta.main) {
     runs.push(r);
     console.log(`${((performance.now() - t0) / 1000).toFixed(0)} s`, JSON.stringify(r));
   };
-  {
+  const logs = Deno.args.filter((a) => !a.startsWith("--wait="));
+  const wait = Deno.args.find((a) => a.startsWith("--wait="))?.slice("--wait=".length);
+  /** An earlier run of `method` at `bits` on `seed` in the logs given on the command line, if any. */
+  const earlier = (method: string, bits: number, seed: number | null) => {
+    for (const file of logs) {
+      for (const line of Deno.readTextFileSync(file).split("\n")) {
+        const m = line.match(/^\d+ s (\{.*\})$/);
+        if (!m) continue;
+        const r = JSON.parse(m[1]);
+        if (r.grid === undefined && r.method === method && r.bits === bits && r.seed === seed) {
+          return r;
+        }
+        if (
+          r.grid === "mse" && r.method === "gptq" && method === "gptq-mse" && r.bits === bits &&
+          r.seed === seed && CALIBRATION.n === 8 && CALIBRATION.seqLen === 128 && DAMP === 0.01
+        ) {
+          const { grid: _g, ...rest } = r;
+          return {
+            ...rest,
+            method,
+            note: "same configuration as tools/claims/02-gptq.ts; run there",
+          };
+        }
+      }
+    }
+    return undefined;
+  };
+  /** Logs an earlier run if there is one; false when it must be run. */
+  const reuse = (method: string, bits: number, seed: number | null) => {
+    const e = earlier(method, bits, seed);
+    if (e) log(e);
+    return e !== undefined;
+  };
+  if (!reuse("fp32", 32, null)) {
     using model = await lb.loadModel(path("data/tiny"));
     log({
       method: "fp32",
@@ -68,11 +106,13 @@ if (import.meta.main) {
       ...await evaluate(model, text),
     });
   }
+  const q = (bits: number) => lb.int(bits, { group: GROUP });
+  const qMse = (bits: number) => lb.int(bits, { group: GROUP, range: MSE });
   for (const bits of BITS) {
-    const minmax = lb.int(bits, { group: GROUP }), mse = lb.int(bits, { group: GROUP, range: MSE });
-    for (const [method, q] of [["rtn", minmax], ["rtn-mse", mse]] as const) {
+    for (const [method, quantizer] of [["rtn", q(bits)], ["rtn-mse", qMse(bits)]] as const) {
+      if (reuse(method, bits, null)) continue;
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.rtn(model, q);
+      const r = await lb.rtn(model, quantizer);
       log({
         method,
         bits,
@@ -82,35 +122,44 @@ if (import.meta.main) {
       });
     }
     for (const seed of SEEDS) {
+      if (reuse("awq", bits, seed)) continue;
       const sequences = lb.calibrationSequences(train, { ...CALIBRATION, seed });
-      {
-        using model = await lb.loadModel(path("data/tiny"));
-        const t = performance.now();
-        const r = await lb.awq(model, minmax, { sequences, ...AWQ });
-        const seconds = (performance.now() - t) / 1000;
-        const alphas = r.groups.filter((g) => g.scaled).map((g) => g.alpha);
-        log({
-          method: "awq",
-          bits,
-          seed,
-          bitsPerWeight: r.bitsPerWeight,
-          seconds,
-          alphas,
-          ...await evaluate(model, text),
-        });
+      using model = await lb.loadModel(path("data/tiny"));
+      const t = performance.now();
+      const r = await lb.awq(model, q(bits), { sequences, ...AWQ });
+      const seconds = (performance.now() - t) / 1000;
+      const alphas = r.groups.filter((g) => g.scaled).map((g) => g.alpha);
+      log({
+        method: "awq",
+        bits,
+        seed,
+        bitsPerWeight: r.bitsPerWeight,
+        seconds,
+        alphas,
+        ...await evaluate(model, text),
+      });
+    }
+  }
+  for (const bits of BITS) {
+    for (const seed of SEEDS) {
+      // a sweep of 02-gptq running beside this one makes the same run: wait for it
+      while (
+        wait && !earlier("gptq-mse", bits, seed) && !Deno.readTextFileSync(wait).includes("wrote ")
+      ) {
+        await new Promise((resolve) => setTimeout(resolve, 20_000));
       }
-      {
-        using model = await lb.loadModel(path("data/tiny"));
-        const r = await lb.gptqModel(model, mse, sequences, { damp: DAMP, progress: false });
-        log({
-          method: "gptq-mse",
-          bits,
-          seed,
-          bitsPerWeight: r.bitsPerWeight,
-          seconds: r.seconds,
-          ...await evaluate(model, text),
-        });
-      }
+      if (reuse("gptq-mse", bits, seed)) continue;
+      const sequences = lb.calibrationSequences(train, { ...CALIBRATION, seed });
+      using model = await lb.loadModel(path("data/tiny"));
+      const r = await lb.gptqModel(model, qMse(bits), sequences, { damp: DAMP, progress: false });
+      log({
+        method: "gptq-mse",
+        bits,
+        seed,
+        bitsPerWeight: r.bitsPerWeight,
+        seconds: r.seconds,
+        ...await evaluate(model, text),
+      });
     }
   }
   const out = {
