@@ -205,7 +205,7 @@ card;
   const rtnMinmax = runsOf("rtn", [0])[0].perplexity;
   lb.markdown(`On the tiny Llama at int3 g32 (perplexity on ${EVAL.chars} bytes; f32 ${f32.toFixed(3)}, RTN min-max ${rtnMinmax.toFixed(3)}):
 
-- **The calibration set.** ${say("robust-to-calibration-set")}. The spread of GPTQ over the calibration sets is ${(100 * rob.methodSpread / (rob.baselineMean - f32)).toFixed(0)}% of the RTN baseline's perplexity increase over f32 — small next to the damage quantization does, but of the same size as GPTQ's mean gain over that baseline (${rob.margin.toFixed(3)}), so the size of GPTQ's gain over RTN on the same grid depends on the calibration set (gain per set: ${rob.method.values.map((v, i) => (rob.baseline.values[i] - v).toFixed(3)).join(", ")}).
+- **The calibration set.** ${say("robust-to-calibration-set")}. The spread of GPTQ over the calibration sets is ${(100 * rob.methodSpread / (rob.baselineMean - f32)).toFixed(0)}% of the RTN baseline's perplexity increase over f32 — small next to the damage quantization does, but not next to GPTQ's mean gain over that baseline (spread ${rob.spread.toFixed(3)} of the paired gains against a mean of ${rob.margin.toFixed(3)}): the size of GPTQ's gain over RTN on the same grid depends on the calibration set (gain per set: ${rob.method.values.map((v, i) => (rob.baseline.values[i] - v).toFixed(3)).join(", ")}).
 - **Damping.** ${say("damp-heavy-beats-customary")}.
 - **Act-order.** ${say("act-order-beats-natural-order")}.
 
