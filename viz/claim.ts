@@ -46,7 +46,7 @@
  * @module
  */
 
-import { tableFromArrays, tableToIPC } from "apache-arrow";
+import { tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
 import { type Displayable, displayable, escapeHtml, JUPYTER_DISPLAY } from "./display.ts";
 
 /** Which direction of the metric is better. */
@@ -379,6 +379,11 @@ export class Scorecard implements Displayable {
     Deno.renameSync(tmp, path);
   }
 
+  /** The scorecard as text: one line per claim with its mark, means, spreads and margin. */
+  toString(): string {
+    return claimsBundle(this.records)["text/plain"];
+  }
+
   /** The scorecard as an HTML table, for Jupyter. */
   [JUPYTER_DISPLAY](): Record<string, string> {
     return claimsBundle(this.records);
@@ -426,6 +431,92 @@ export function claimsTable(records: readonly ClaimRecord[]): ReturnType<typeof 
     expected: col((r) => r.expected ?? ""),
     note: col((r) => r.note ?? ""),
   });
+}
+
+/**
+ * Reads a notebook's claims back from its Arrow file (written by
+ * {@linkcode Scorecard}): one record per claim, with the judged statistics
+ * as stored. Throws, naming the file, when it is missing or is not a claims
+ * table.
+ *
+ * @example
+ * ```ts
+ * import { readClaims, Scorecard } from "./claim.ts";
+ * const dir = Deno.makeTempDirSync();
+ * const card = new Scorecard("nb", { expected: { x: "holds" }, out: dir });
+ * card.claim({
+ *   id: "x", statement: "s", metric: "ppl", better: "lower", evaluation: "e", seeds: [0, 1, 2],
+ *   method: { name: "m", bits: 3, values: [1, 1, 1] }, baseline: { name: "b", bits: 3, values: [2, 2, 2] },
+ * });
+ * console.log(readClaims(`${dir}/nb.arrow`)[0].outcome); // holds
+ * Deno.removeSync(dir, { recursive: true });
+ * ```
+ */
+export function readClaims(path: string): ClaimRecord[] {
+  let bytes: Uint8Array;
+  try {
+    bytes = Deno.readFileSync(path);
+  } catch (e) {
+    throw new Error(`claims file ${path}: cannot read it (${(e as Error).message})`);
+  }
+  let rows: Record<string, unknown>[];
+  try {
+    const t = tableFromIPC(bytes);
+    const names = new Set(t.schema.fields.map((f) => f.name));
+    const missing = ["notebook", "id", "outcome", "expected"].filter((k) => !names.has(k));
+    if (missing.length) throw new Error(`no column ${missing.join(", ")}`);
+    rows = t.toArray().map((r) => r.toJSON() as Record<string, unknown>);
+  } catch (e) {
+    throw new Error(`claims file ${path}: not an Arrow table of claims (${(e as Error).message})`);
+  }
+  const str = (r: Record<string, unknown>, k: string): string => {
+    if (typeof r[k] !== "string") {
+      throw new Error(`claims file ${path}: column "${k}" is missing or not text`);
+    }
+    return r[k] as string;
+  };
+  const num = (r: Record<string, unknown>, k: string): number => {
+    if (typeof r[k] !== "number") {
+      throw new Error(`claims file ${path}: column "${k}" is missing or not a number`);
+    }
+    return r[k] as number;
+  };
+  const outcome = (r: Record<string, unknown>, k: string): Outcome | undefined => {
+    const v = str(r, k);
+    if (v === "" && k === "expected") return undefined;
+    if (!OUTCOMES.includes(v as Outcome)) {
+      throw new Error(`claims file ${path}: ${k} "${v}" is not one of ${OUTCOMES.join(", ")}`);
+    }
+    return v as Outcome;
+  };
+  return rows.map((r) => ({
+    notebook: str(r, "notebook"),
+    id: str(r, "id"),
+    statement: str(r, "statement"),
+    metric: str(r, "metric"),
+    better: str(r, "better") as Better,
+    method: {
+      name: str(r, "method"),
+      bits: num(r, "method_bits"),
+      values: JSON.parse(str(r, "method_values")),
+    },
+    baseline: {
+      name: str(r, "baseline"),
+      bits: num(r, "baseline_bits"),
+      values: JSON.parse(str(r, "baseline_values")),
+    },
+    seeds: str(r, "seeds").split(",").filter((x) => x !== "").map(Number),
+    evaluation: str(r, "evaluation"),
+    note: str(r, "note") || undefined,
+    methodMean: num(r, "method_mean"),
+    methodSpread: num(r, "method_spread"),
+    baselineMean: num(r, "baseline_mean"),
+    baselineSpread: num(r, "baseline_spread"),
+    margin: num(r, "margin"),
+    spread: num(r, "spread"),
+    outcome: outcome(r, "outcome")!,
+    expected: outcome(r, "expected"),
+  }));
 }
 
 /** A MIME bundle (HTML and text) of claim records with ✓ / ✗ marks. */
