@@ -24,6 +24,15 @@
  * table quantizer with one group per element. Default α = 0.15 (the
  * paper's setting as we read it; {@link crossQuantize} takes any α).
  *
+ * Column maxima: by default c is taken from the input itself (dynamic), which
+ * mixes every token of a batch into every other token's step, so it cannot be
+ * folded into a weight and a later token changes an earlier prediction. With
+ * `columns` (static c, calibrated, e.g. by {@link crossquant} with
+ * `sequences`) each token's quantization depends only on itself; values above
+ * the calibrated step range are clipped. {@link crossquant} with `sequences`
+ * also folds c^(1−α) into the weight before quantizing it, so the weight
+ * error is that of the deployed (folded) weight.
+ *
  * @example
  * ```ts
  * import { initGPU, int, kernelFraction, Tensor } from "../../mod.ts";
@@ -48,6 +57,9 @@ import { fakeQuant } from "../quantize.ts";
 import { decisionTable } from "../table.ts";
 import { quantError } from "../metrics.ts";
 import type { WeightedLinear } from "../linear.ts";
+import { captureLayerInputs } from "../../model/capture.ts";
+import { MinMaxObserver } from "../calib/observers.ts";
+import { scaleColumns } from "../transforms/smoothing.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 /** Options of {@link crossQuantize}. */
@@ -56,6 +68,11 @@ export interface CrossQuantOptions {
   act: Quantizer;
   /** Exponent of the row maxima (1 − α goes to the columns). Default 0.15. */
   alpha?: number;
+  /**
+   * Static column maxima c `[channels]` (calibrated); default: the input's
+   * own column maxima (dynamic, not foldable).
+   */
+  columns?: Tensor;
 }
 
 function formatOf(q: Quantizer) {
@@ -116,8 +133,13 @@ export function crossQuantize(x: Tensor, options: CrossQuantOptions): Tensor {
   using zero = Tensor.zeros([1]);
   using clean = where(nan, zero, x32);
   // Δ_ij = t_i^α · c_j^(1−α) / q_max, floored so zero rows and columns give 0/Δ = 0
+  if (options.columns && (options.columns.rank !== 1 || options.columns.size !== cols)) {
+    throw new RangeError(
+      `crossQuantize: columns ${options.columns} must have shape [${cols}] for ${x}`,
+    );
+  }
   using t = absmax(clean, 1);
-  using c = absmax(clean, 0);
+  using c = options.columns ? options.columns.reshape([cols]) : absmax(clean, 0);
   using t1 = binary("max", t, 1e-30);
   using c1 = binary("max", c, 1e-30);
   using ta = binary("pow", t1, alpha);
@@ -149,7 +171,7 @@ export class CrossQuantLinear implements Linear {
   /**
    * A CrossQuant layer from an already-quantized weight.
    * @param weight dequantized weight `[out, in]` (owned from now on)
-   * @param options activation format and α, bits per weight, bias (owned)
+   * @param options activation format and α, bits per weight, bias and static columns (owned)
    */
   constructor(
     weight: Tensor,
@@ -160,7 +182,7 @@ export class CrossQuantLinear implements Linear {
     this.inFeatures = weight.shape[1];
     this.bitsPerWeight = options.bitsPerWeight;
     this.bias = options.bias;
-    this.options = { act: options.act, alpha: options.alpha };
+    this.options = { act: options.act, alpha: options.alpha, columns: options.columns };
     formatOf(options.act);
   }
 
@@ -175,10 +197,11 @@ export class CrossQuantLinear implements Linear {
     return y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
   }
 
-  /** Frees the weight and bias. */
+  /** Frees the weight, bias and static column maxima. */
   dispose(): void {
     this.weight.dispose();
     this.bias?.dispose();
+    this.options.columns?.dispose();
   }
 
   /** Disposes at the end of a `using` scope. */
@@ -189,13 +212,25 @@ export class CrossQuantLinear implements Linear {
   /** `CrossQuantLinear(out×in, act int8 · α 0.15)`. */
   toString(): string {
     return `CrossQuantLinear(${this.outFeatures}×${this.inFeatures}, act ${this.options.act.format}` +
-      ` · α ${this.options.alpha ?? 0.15})`;
+      ` · α ${this.options.alpha ?? 0.15}${this.options.columns ? " · static columns" : ""})`;
   }
+}
+
+/** Options of {@link crossquant}. */
+export interface CrossQuantModelOptions extends Omit<CrossQuantOptions, "columns"> {
+  /**
+   * Calibration sequences: when given, every linear input's column maxima
+   * are measured once on the float model and kept static, and c^(1−α) is
+   * folded into the weight before it is quantized (deployable). Default:
+   * dynamic column maxima of each input batch, weight quantized unfolded.
+   */
+  sequences?: readonly ArrayLike<number>[];
 }
 
 /**
  * Quantizes every decoder linear of `model` in place: weights by
- * round-to-nearest with `weight`, inputs by CrossQuant (`options.act`, α).
+ * round-to-nearest with `weight`, inputs by CrossQuant (`options.act`, α),
+ * with static calibrated column maxima when `options.sequences` is given.
  *
  * @example
  * ```ts
@@ -210,13 +245,37 @@ export class CrossQuantLinear implements Linear {
 export async function crossquant(
   model: LlamaModel,
   weight: Quantizer,
-  options: CrossQuantOptions,
+  options: CrossQuantModelOptions,
 ): Promise<QuantReport> {
+  const alpha = options.alpha ?? 0.15;
+  const columns = new Map<string, Float32Array>();
+  if (options.sequences) {
+    const cap = await captureLayerInputs(model, options.sequences, {
+      observers: (name) => new MinMaxObserver(name),
+      progress: false,
+    });
+    for (const [name, obs] of cap.observers) {
+      columns.set(name, (await (obs as MinMaxObserver).finish()).absmax);
+    }
+  }
   const layers: QuantReport["layers"] = [];
   for (const [name, lin] of model.linears()) {
     const layer = lin as WeightedLinear;
     if (!layer.weight) throw new TypeError(`crossquant: ${name} has no float weight`);
-    const w = await fakeQuant(weight, layer.weight, { name: `${name}.weight` });
+    const cols = columns.get(name);
+    if (options.sequences && !cols) {
+      throw new Error(`crossquant: calibration saw no input of ${name}`);
+    }
+    let w: Tensor;
+    if (cols) {
+      // fold c^(1−α) into the weight's columns, quantize, unfold (fake quant of the deployed weight)
+      const f = Float32Array.from(cols, (c) => Math.max(c, 1e-30) ** (1 - alpha));
+      using s = Tensor.fromArray(f);
+      using inv = Tensor.fromArray(f.map((v) => 1 / v));
+      using folded = scaleColumns(layer.weight, s);
+      using wq = await fakeQuant(weight, folded, { name: `${name}.weight` });
+      w = scaleColumns(wq, inv);
+    } else w = await fakeQuant(weight, layer.weight, { name: `${name}.weight` });
     const err = await quantError(layer.weight, w);
     const bits = bitsPerWeight(weight, layer.weight.shape);
     const bias = layer.bias?.reshape(layer.bias.shape);
@@ -227,7 +286,16 @@ export async function crossquant(
       bitsPerWeight: bits,
       sqnrDb: err.sqnr,
     });
-    model.setLinear(name, new CrossQuantLinear(w, { ...options, bitsPerWeight: bits, bias }));
+    model.setLinear(
+      name,
+      new CrossQuantLinear(w, {
+        act: options.act,
+        alpha,
+        bitsPerWeight: bits,
+        bias,
+        columns: cols ? Tensor.fromArray(cols) : undefined,
+      }),
+    );
   }
   return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
 }
