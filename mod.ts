@@ -55,4 +55,13 @@ export * from "./model/capture.ts";
 // viz: figures, tables, progress
 export * as viz from "./viz/mod.ts";
 export { checkStored, markdown, Scorecard } from "./viz/claim.ts";
-export type { ClaimRecord, ClaimSide, ClaimSpec, Outcome } from "./viz/claim.ts";
+export type {
+  Better,
+  ClaimRecord,
+  ClaimSide,
+  ClaimSpec,
+  Outcome,
+  ScorecardOptions,
+} from "./viz/claim.ts";
+export { JUPYTER_DISPLAY } from "./viz/display.ts";
+export type { Displayable, MimeBundle } from "./viz/display.ts";
