@@ -20,6 +20,7 @@ export { numel, Tensor } from "./kernels/tensor.ts";
 export type { NestedArray, RandomOptions, TensorSummary } from "./kernels/tensor.ts";
 export type { AnyTypedArray, DType } from "./kernels/dtype.ts";
 export type { LowbitFormat, PackedWeight } from "./kernels/lowbit/layout.ts";
+export type { Codegen, Storage } from "./kernels/lowbit/codegen.ts";
 export type {
   BlockFormat,
   ElementFormat,

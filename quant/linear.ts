@@ -124,6 +124,14 @@ export class QuantLinear implements Linear {
           }`,
         );
       }
+      if (options.act.rounding.kind !== "nearest" || options.act.range.kind !== "minmax") {
+        throw new RangeError(
+          `QuantLinear: activations are rounded to nearest with each token's min-max range, ` +
+            `on the fly; got ${describe(options.act)}. Use rounding { kind: "nearest" } and ` +
+            `range { kind: "minmax" } for the activation quantizer (stochastic rounding and ` +
+            `other ranges apply to weights only)`,
+        );
+      }
     }
     this.act = options.act;
     this.actClip = options.actClip ?? 1;

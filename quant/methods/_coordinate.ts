@@ -26,7 +26,7 @@ import type { LlamaModel } from "../../model/llama.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { quantError } from "../metrics.ts";
-import { elementFormat, isInt, type Quantizer } from "../quantizer.ts";
+import { describe, elementFormat, isInt, type Quantizer } from "../quantizer.ts";
 import { quantize } from "../quantize.ts";
 import { fromDequantized, type WeightedLinear } from "../linear.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
@@ -48,6 +48,12 @@ export function intGrid(q: Quantizer, method: string): IntGrid {
   if (!isInt(fmt)) {
     throw new RangeError(
       `${method}: needs an integer quantizer (int(b, …)); got format ${q.format}`,
+    );
+  }
+  if (q.rounding.kind !== "nearest") {
+    throw new RangeError(
+      `${method}: moves weights along the integer grid itself and has no stochastic rounding; ` +
+        `use rounding { kind: "nearest" } (got ${describe(q)})`,
     );
   }
   const g = q.granularity;

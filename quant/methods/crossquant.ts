@@ -61,6 +61,12 @@ export interface CrossQuantOptions {
 function formatOf(q: Quantizer) {
   const fmt = elementFormat(q.format);
   if (!q.symmetric) throw new RangeError(`CrossQuant: ${describe(q)} must be symmetric`);
+  if (q.rounding.kind !== "nearest") {
+    throw new RangeError(
+      `CrossQuant: activations are rounded to nearest on the fly; got ${describe(q)}. ` +
+        `Use rounding { kind: "nearest" } for the activation quantizer`,
+    );
+  }
   return { table: decisionTable(fmt), maxValue: isInt(fmt) ? fmt.qmax : fmt.maxValue };
 }
 

@@ -24,7 +24,7 @@
  */
 import type { Tensor } from "../../kernels/tensor.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { captureLayerInputs } from "../../model/capture.ts";
+import { captureLayerInputs, checkSequences } from "../../model/capture.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { fromDequantized, type WeightedLinear } from "../linear.ts";
 import { quantError } from "../metrics.ts";
@@ -57,8 +57,8 @@ function inputOf(name: string): string {
 
 /**
  * Quantizes every decoder linear of `model` in place with GPTQ, calibrating
- * on `sequences` (equal-length token windows, e.g. from
- * `calibrationSequences`). `q` may be one quantizer or a function choosing
+ * on `sequences` (equal-length token windows of at least 2 tokens, e.g.
+ * from `calibrationSequences`; checked before any work). `q` may be one quantizer or a function choosing
  * one per layer (null: leave it).
  */
 export async function gptqModel(
@@ -67,6 +67,7 @@ export async function gptqModel(
   sequences: readonly ArrayLike<number>[],
   options: GptqModelOptions = {},
 ): Promise<GptqReport> {
+  checkSequences(sequences, model.config.vocabSize, { op: "gptqModel", minLength: 2 });
   const choose = typeof q === "function" ? q : () => q;
   const start = performance.now();
   const layers: GptqReport["layers"] = [];
