@@ -56,4 +56,11 @@ export * from "./model/capture.ts";
 // viz: figures, tables, progress
 export * as viz from "./viz/mod.ts";
 export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
-export type { ClaimRecord, ClaimSide, ClaimSpec, Outcome } from "./viz/claim.ts";
+export type {
+  Better,
+  ClaimRecord,
+  ClaimSide,
+  ClaimSpec,
+  Outcome,
+  ScorecardOptions,
+} from "./viz/claim.ts";

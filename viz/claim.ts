@@ -303,7 +303,8 @@ export class Scorecard {
   readonly #out: string | null;
 
   /**
-   * A scorecard for one notebook, reading its expected outcomes.
+   * A scorecard for one notebook: reads its expected outcomes and picks the
+   * folder of its Arrow file.
    *
    * @param notebook the notebook's file name without `.ipynb`
    * @param options expected outcomes and the output folder
