@@ -91,6 +91,56 @@ export const LAYER_LINEARS = [
   "mlp.down_proj",
 ] as const;
 
+/** A group of a decoder layer's projections that read one input tensor. */
+export interface InputGroup {
+  /** The projections (suffixes after `layers.i.`), the first one names the input. */
+  readonly linears: readonly LayerLinear[];
+  /**
+   * Where a per-channel scale s on the input folds so the float function is
+   * unchanged (γ ← γ/s or W_prev ← diag(s)⁻¹·W_prev, and W ← W·diag(s)):
+   * an RMSNorm weight, or the rows of a previous projection (for
+   * `self_attn.v_proj` → `o_proj` only when the heads line up, i.e. without GQA).
+   */
+  readonly foldInto: { readonly norm: "input" | "post" } | { readonly linear: LayerLinear };
+}
+
+/** One decoder layer's projection names. */
+export type LayerLinear = typeof LAYER_LINEARS[number];
+
+/**
+ * The Llama decoder layer's topology, declared once: which projections share
+ * an input, and where scales on that input fold. Methods ask this (and
+ * {@link sharedInput}) instead of writing projection names out again.
+ */
+export const LAYER_TOPOLOGY: Readonly<Record<"attn" | "o" | "mlp" | "down", InputGroup>> = {
+  attn: {
+    linears: ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
+    foldInto: { norm: "input" },
+  },
+  o: { linears: ["self_attn.o_proj"], foldInto: { linear: "self_attn.v_proj" } },
+  mlp: { linears: ["mlp.gate_proj", "mlp.up_proj"], foldInto: { norm: "post" } },
+  down: { linears: ["mlp.down_proj"], foldInto: { linear: "mlp.up_proj" } },
+};
+
+/**
+ * The projection whose input `name` reads (q for k and v, gate for up; itself
+ * otherwise), for a full name (`layers.3.self_attn.k_proj`) or a suffix.
+ *
+ * @example
+ * ```ts
+ * import { sharedInput } from "./llama.ts";
+ * console.log(sharedInput("layers.3.self_attn.v_proj"), sharedInput("mlp.down_proj")); // layers.3.self_attn.q_proj mlp.down_proj
+ * ```
+ */
+export function sharedInput(name: string): string {
+  for (const g of Object.values(LAYER_TOPOLOGY)) {
+    for (const l of g.linears.slice(1)) {
+      if (name === l || name.endsWith(`.${l}`)) return name.slice(0, -l.length) + g.linears[0];
+    }
+  }
+  return name;
+}
+
 /**
  * Checks and flattens ids into a {@link TokenBatch}.
  *
@@ -172,6 +222,7 @@ export class LlamaModel {
   readonly #norms: LayerNorms[];
   readonly #linears = new Map<string, Linear>();
   #head: Linear;
+  #edit?: { linears: Map<string, Linear>; norms: Map<string, Tensor> };
   readonly #invFreq: Tensor;
   #disposed = false;
 
@@ -282,7 +333,61 @@ export class LlamaModel {
     }
     if (which === "input") this.#norms[i].input = weight;
     else this.#norms[i].post = weight;
-    if (old !== weight) old.dispose();
+    if (old === weight) return;
+    const key = `norm:${i}:${which}`;
+    if (this.#edit && !this.#edit.norms.has(key)) this.#edit.norms.set(key, old);
+    else old.dispose();
+  }
+
+  /**
+   * Starts an edit: until `commit` or `rollback`, the linears and norms the
+   * model replaces are kept instead of disposed, so `rollback()` restores the
+   * model exactly as it was (and disposes what replaced them), and `commit()`
+   * frees the originals. One edit at a time.
+   *
+   * @example
+   * ```ts
+   * import { initGPU, Tensor } from "../mod.ts";
+   * import { loadModel } from "./load.ts";
+   * import { DenseLinear } from "./linear.ts";
+   * await initGPU();
+   * using model = await loadModel("data/tiny");
+   * const before = model.getLinear("layers.0.mlp.up_proj");
+   * const edit = model.beginEdit();
+   * model.setLinear("layers.0.mlp.up_proj", new DenseLinear(Tensor.zeros([384, 128])));
+   * edit.rollback();
+   * console.log(model.getLinear("layers.0.mlp.up_proj") === before); // true
+   * ```
+   */
+  beginEdit(): { commit(): void; rollback(): void } {
+    this.#alive();
+    if (this.#edit) throw new Error("beginEdit: an edit of this model is already in progress");
+    const edit = { linears: new Map<string, Linear>(), norms: new Map<string, Tensor>() };
+    this.#edit = edit;
+    const end = () => {
+      if (this.#edit !== edit) throw new Error("this model edit has already ended");
+      this.#edit = undefined;
+    };
+    return {
+      commit: () => {
+        end();
+        for (const [name, old] of edit.linears) if (this.getLinear(name) !== old) old.dispose();
+        for (const [key, old] of edit.norms) if (this.#normOf(key) !== old) old.dispose();
+      },
+      rollback: () => {
+        end();
+        for (const [name, old] of edit.linears) this.setLinear(name, old);
+        for (const [key, old] of edit.norms) {
+          const [, i, which] = key.split(":");
+          this.setLayerNorm(Number(i), which as "input" | "post", old);
+        }
+      },
+    };
+  }
+
+  #normOf(key: string): Tensor {
+    const [, i, which] = key.split(":");
+    return this.layerNorm(Number(i), which as "input" | "post");
   }
 
   /**
@@ -363,7 +468,10 @@ export class LlamaModel {
     }
     if (name === "lm_head") this.#head = linear;
     else this.#linears.set(name, linear);
-    if ((options.dispose ?? true) && old !== linear) old.dispose();
+    if (old === linear) return old;
+    // during an edit the first replaced layer of each name is kept for a rollback
+    if (this.#edit && !this.#edit.linears.has(name)) this.#edit.linears.set(name, old);
+    else if (options.dispose ?? true) old.dispose();
     return old;
   }
 

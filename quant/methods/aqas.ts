@@ -43,7 +43,7 @@ import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS } from "../../model/llama.ts";
-import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
+import type { Quantizer } from "../quantizer.ts";
 import { fakeQuant } from "../quantize.ts";
 import { mse, quantError } from "../metrics.ts";
 import { quantizeLinear, QuantLinear } from "../linear.ts";
@@ -106,8 +106,9 @@ async function outputError(
   let err = 0;
   for (let l = 0; l < weights.length; l++) {
     using ws = s ? scaleColumns(weights[l], s) : weights[l].reshape(weights[l].shape);
-    using ql = new QuantLinear(await fakeQuant(o.weight, ws), {
-      bitsPerWeight: bitsPerWeight(o.weight, ws.shape),
+    using ql = new QuantLinear({
+      values: await fakeQuant(o.weight, ws),
+      quantizer: o.weight,
       act: o.act,
     });
     using y = ql.forward(xs);
@@ -235,7 +236,7 @@ export async function aqas(
         const name = `layers.${i}.${l}`;
         const lin = denseWeight(model, name);
         const ql = await quantizeLinear(lin, options.weight, { name, act: options.act });
-        const err = await quantError(lin.weight, ql.weight);
+        const err = await quantError(lin.weight, ql.weight!);
         report.layers.push({
           name,
           out: ql.outFeatures,

@@ -44,10 +44,9 @@ import { absmax, sum } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, type LlamaModel } from "../../model/llama.ts";
-import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
-import { fakeQuant } from "../quantize.ts";
+import type { Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
-import { QuantLinear } from "../linear.ts";
+import { quantizeParts, QuantLinear, withParts } from "../linear.ts";
 import { denseWeight, foldScales } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
@@ -146,17 +145,13 @@ export async function correctedLinear(
   mu: Tensor,
   q: Quantizer,
 ): Promise<QuantLinear> {
-  const wq = await fakeQuant(q, w);
+  const { codes, values: wq } = await quantizeParts(w, q);
   using d = sub(wq, w);
   using mu2 = mu.reshape([1, mu.size]);
   using eps2 = linear(mu2, d); // [1, out] = ((Ŵ − W)·μ)ᵀ
   using eps = eps2.reshape([w.shape[0]]);
   const b = bias ? sub(bias, eps) : binary("mul", eps, -1);
-  return new QuantLinear(wq, {
-    bias: b,
-    bitsPerWeight: bitsPerWeight(q, w.shape),
-    weightQuantizer: q,
-  });
+  return new QuantLinear({ codes, values: wq, bias: b, quantizer: q });
 }
 
 /** Options of {@link dfq}. */
@@ -197,7 +192,7 @@ export async function dfq(
   const equalization = options.equalize === false ? [] : await crossLayerEqualize(model);
   const layers: QuantReport["layers"] = [];
   const record = async (name: string, w: Tensor, ql: QuantLinear) => {
-    const err = await quantError(w, ql.weight);
+    const err = await quantError(w, ql.weight!);
     layers.push({
       name,
       out: ql.outFeatures,
@@ -210,17 +205,8 @@ export async function dfq(
   if (!options.sequences) {
     for (const [name] of model.linears()) {
       const lin = denseWeight(model, name);
-      const wq = await fakeQuant(q, lin.weight);
-      const bias = lin.bias?.reshape(lin.bias.shape);
-      await record(
-        name,
-        lin.weight,
-        new QuantLinear(wq, {
-          bias,
-          bitsPerWeight: bitsPerWeight(q, wq.shape),
-          weightQuantizer: q,
-        }),
-      );
+      const { codes, values } = await quantizeParts(lin.weight, q);
+      await record(name, lin.weight, withParts(lin, { codes, values, quantizer: q }));
     }
   } else {
     // Σx and token count of every linear's input, layer by layer
