@@ -132,6 +132,23 @@ export function validateCheckpoint(
   }
 }
 
+/** A lowbit quantized checkpoint (its config.json names a quantization_config) is not dense. */
+async function refuseQuantized(path: string): Promise<void> {
+  let qc: { quant_method?: unknown } | undefined;
+  try {
+    qc = JSON.parse(await Deno.readTextFile(`${path.replace(/\/$/, "")}/config.json`))
+      ?.quantization_config;
+  } catch {
+    return; // loadLlamaConfig has read it already; a file path is checked there
+  }
+  if (qc) {
+    throw new ModelLoadError(
+      `loadModel: ${path} is a quantized checkpoint (quantization_config.quant_method ` +
+        `${JSON.stringify(qc.quant_method)}); load it with loadQuantized(dir)`,
+    );
+  }
+}
+
 /**
  * Loads a Llama-family model (config.json + safetensors) onto the GPU.
  * Tensors are read lazily, one at a time, and converted to `dtype`.
@@ -166,6 +183,7 @@ export async function loadModel(
   }
   const path = toPath(dir);
   const config = await loadLlamaConfig(path);
+  await refuseQuantized(path);
   const ckpt = await openCheckpoint(path);
   const weights = new Map<string, Tensor>();
   try {

@@ -134,13 +134,15 @@ export async function saveQuantized(
     );
   }
   const sourceConfig = JSON.parse(await Deno.readTextFile(`${model.source}/config.json`));
-  const { tensors, config } = await collect(model);
+  let config: QuantizationConfig | undefined;
   await commitFolder(target, { overwrite: options.overwrite ?? false }, async (tmp) => {
-    await writeSafetensors(`${tmp}/model.safetensors`, tensors, { format: "pt" });
-    const cfg = { ...sourceConfig, quantization_config: config };
+    const c = await collect(model);
+    config = c.config;
+    await writeSafetensors(`${tmp}/model.safetensors`, c.tensors, { format: "pt" });
+    const cfg = { ...sourceConfig, quantization_config: c.config };
     await Deno.writeTextFile(`${tmp}/config.json`, JSON.stringify(cfg, null, 2) + "\n");
   });
-  return config;
+  return config!;
 }
 
 /** The tensors and config entries of every part of the model. */

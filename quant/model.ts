@@ -34,9 +34,9 @@
  * import { initGPU, int, loadModel } from "../mod.ts";
  * import { quantizeLinear } from "./linear.ts";
  * import { withSettings } from "./quantizer.ts";
- * import { type QuantMethod, quantizeModel, registerMethod } from "./model.ts";
+ * import { type LayerMethod, quantizeModel, registerMethod } from "./model.ts";
  * await initGPU();
- * const rtnP99: QuantMethod = {
+ * const rtnP99: LayerMethod = {
  *   name: "rtn_p99",
  *   needs: [],
  *   solve: async (t) => ({

@@ -39,7 +39,7 @@ import {
   mxSharedExponent,
   nvfp4TensorEncodeScale,
   symmetricScale,
-} from "./formats/index.ts";
+} from "./formats/mod.ts";
 import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
 import { groupRanges } from "./range.ts";

@@ -17,7 +17,7 @@
  * ```
  * @module
  */
-import { type ElementFormat, formats, type IntFormat, intFormat } from "./formats/index.ts";
+import { type ElementFormat, formats, type IntFormat, intFormat } from "./formats/mod.ts";
 
 /** Which elements share a scale. Groups and channels run along the last (input) axis. */
 export type Granularity =

@@ -28,7 +28,8 @@
  * @example
  * ```ts
  * import { initGPU, int, Tensor } from "../../mod.ts";
- *  * import { tweakScales } from "./norm_tweaking.ts";
+ * import { fakeQuant } from "../quantize.ts";
+ * import { tweakScales } from "./norm_tweaking.ts";
  * await initGPU();
  * using w = Tensor.randn([16, 8], { seed: 0 });
  * using wq = await fakeQuant(int(2), w);

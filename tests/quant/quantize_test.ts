@@ -13,7 +13,7 @@ import {
   nvfp4Quantize,
   symmetricScale,
   uint4,
-} from "../../quant/formats/index.ts";
+} from "../../quant/formats/mod.ts";
 import {
   binary,
   fp,

@@ -4,7 +4,7 @@ import { loadModel } from "../../model/load.ts";
 import { DenseLinear } from "../../model/linear.ts";
 import { binary, int, mxfp4, nf4, nvfp4, quantizer, ternary } from "../../quant/quantizer.ts";
 import { quantizePass } from "../../quant/quantize.ts";
-import { QuantLinear, quantizeLinear } from "../../quant/linear.ts";
+import { quantizeLinear, QuantLinear } from "../../quant/linear.ts";
 import { kernelFormatOf, quantize, QuantizedWeight } from "../../quant/weight.ts";
 import { rtn } from "../../quant/methods/rtn.ts";
 import { packModel } from "../../quant/checkpoint.ts";
@@ -24,29 +24,32 @@ const QUANTIZERS = [
   quantizer("e3m2", { group: 32 }),
 ];
 
-gpuTest("QuantizedWeight: packed codes, dequantize and matmul equal the quantization pass", async () => {
-  using w = Tensor.randn([5, 96], { seed: 11 });
-  using x = Tensor.randn([3, 96], { seed: 12 });
-  for (const q of QUANTIZERS) {
-    const what = kernelFormatOf(q);
-    using pass = await quantizePass(q, w);
-    using qw = await quantize(q, w);
-    // the codes survive packing exactly, and dequantize to the pass's values bit for bit
-    assertEquals(Array.from(await qw.unpackCodes()), Array.from(await pass.codes.data()), what);
-    using deq = await qw.dequantize();
-    assertEquals(await deq.data(), await pass.dequantized.data(), what);
-    // the low-bit kernel computes x·Ŵᵀ from the packed codes; it departs from the dense
-    // matmul by up to 2.3e-4 on these |y| ≈ 1 outputs (measured, int4 per tensor at batch 3)
-    using dense = new DenseLinear(w.reshape(w.shape));
-    using ql = await quantizeLinear(dense, q);
-    assert(!ql.packed);
-    using pl = ql.pack();
-    assert(pl.packed && pl.weight === undefined, what);
-    using a = ql.forward(x);
-    using b = pl.forward(x);
-    assertClose(await b.data(), await a.data(), { atol: 5e-4, rtol: 1e-4 }, what);
-  }
-});
+gpuTest(
+  "QuantizedWeight: packed codes, dequantize and matmul equal the quantization pass",
+  async () => {
+    using w = Tensor.randn([5, 96], { seed: 11 });
+    using x = Tensor.randn([3, 96], { seed: 12 });
+    for (const q of QUANTIZERS) {
+      const what = kernelFormatOf(q);
+      using pass = await quantizePass(q, w);
+      using qw = await quantize(q, w);
+      // the codes survive packing exactly, and dequantize to the pass's values bit for bit
+      assertEquals(Array.from(await qw.unpackCodes()), Array.from(await pass.codes.data()), what);
+      using deq = await qw.dequantize();
+      assertEquals(await deq.data(), await pass.dequantized.data(), what);
+      // the low-bit kernel computes x·Ŵᵀ from the packed codes; it departs from the dense
+      // matmul by up to 2.3e-4 on these |y| ≈ 1 outputs (measured, int4 per tensor at batch 3)
+      using dense = new DenseLinear(w.reshape(w.shape));
+      using ql = await quantizeLinear(dense, q);
+      assert(!ql.packed);
+      using pl = ql.pack();
+      assert(pl.packed && pl.weight === undefined, what);
+      using a = ql.forward(x);
+      using b = pl.forward(x);
+      assertClose(await b.data(), await a.data(), { atol: 5e-4, rtol: 1e-4 }, what);
+    }
+  },
+);
 
 gpuTest("a whole model on packed low-bit kernels matches its fake-quantized twin", async () => {
   using model = await loadModel();
@@ -60,7 +63,11 @@ gpuTest("a whole model on packed low-bit kernels matches its fake-quantized twin
 });
 
 gpuTest("per-input-channel scales have no kernel, and say so; they still dequantize", async () => {
-  assertThrows(() => kernelFormatOf(int(4, { per: "channel-in" })), RangeError, "per input channel");
+  assertThrows(
+    () => kernelFormatOf(int(4, { per: "channel-in" })),
+    RangeError,
+    "per input channel",
+  );
   using w = Tensor.randn([4, 32], { seed: 1 });
   using qw = await quantize(int(4, { per: "channel-in" }), w);
   using pass = await quantizePass(int(4, { per: "channel-in" }), w);

@@ -5,11 +5,7 @@ import { loadModel } from "../../../model/load.ts";
 import { calibrationSequences } from "../../../model/capture.ts";
 import { minifloat } from "../../../quant/formats/minifloat.ts";
 import { elementFormat, registerFormat } from "../../../quant/quantizer.ts";
-import {
-  fpFormat,
-  quantizeStatic,
-  searchWeight,
-} from "../../../quant/methods/llm_fp4.ts";
+import { fpFormat, quantizeStatic, searchWeight } from "../../../quant/methods/llm_fp4.ts";
 import { assertClose, gpuTest } from "../../_helpers.ts";
 
 Deno.test("FP4 formats: E1M2 is a uniform grid, E3M0 powers of two; registration", () => {
