@@ -39,25 +39,7 @@ export {
   wgslType,
 } from "./dtype.ts";
 export { Rng } from "./random.ts";
-export {
-  allocate,
-  type Binding,
-  bucketSize,
-  clear,
-  copy,
-  dispatch,
-  flush,
-  grid,
-  linearIndex,
-  Params,
-  pipeline,
-  readback,
-  release,
-  runtimeStats,
-  sync,
-  trimPool,
-  upload,
-} from "./runtime.ts";
+export { runtimeStats, sync, trimPool } from "./runtime.ts";
 export * as ops from "./ops/mod.ts";
 export {
   checkGroup,

@@ -172,3 +172,9 @@ export const blockFormats: Readonly<Record<string, BlockFormat>> = byName<BlockF
   ternaryAbsmedian,
   binary,
 ]);
+
+// the quantizer's parts (the builders are in the root mod.ts)
+export type { Granularity, Rounding, ScaleFormat } from "../quantizer.ts";
+export type { QuantizeOptions } from "../quantize.ts";
+export type { ErrorMetrics } from "../metrics.ts";
+export type { QuantizedWeightInit } from "../weight.ts";

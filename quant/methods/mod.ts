@@ -119,3 +119,23 @@ export {
   type NormTweakingReport,
   tweakScales,
 } from "./norm_tweaking.ts";
+
+// the driver's, layers' and checkpoints' types (the functions are in the root mod.ts)
+export type {
+  CalibrationConfig,
+  LayerMethod,
+  LayerNeed,
+  LayerResult,
+  LayerRule,
+  LayerTask,
+  ModelMethod,
+  ModelTask,
+} from "../model.ts";
+export type {
+  InputTransform,
+  LowRank,
+  QuantizeLinearOptions,
+  QuantLinearParts,
+  WeightedLinear,
+} from "../linear.ts";
+export type { QuantizationConfig, QuantizedLayerEntry, SaveOptions } from "../checkpoint.ts";

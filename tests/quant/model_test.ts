@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { loadModel } from "../../model/load.ts";
 import { DenseLinear } from "../../model/linear.ts";
 import { int, nvfp4 } from "../../quant/quantizer.ts";
-import { quantizeLinear, QuantLinear } from "../../quant/linear.ts";
+import { quantizeLinear, type QuantLinear } from "../../quant/linear.ts";
 import {
   type LayerTask,
   methodNames,
