@@ -62,8 +62,9 @@ export function streamFormat(bits: number): "binary" | `int${2 | 3 | 4 | 5 | 6 |
  *
  * Symmetric `int<b>` → `int<b>`; asymmetric `uint<b>` → `int<b>` with zero
  * points; E2M1 with E4M3 block scales → `nvfp4`, with E8M0 → `mxfp4`, with
- * float scales → `fp4`; `nf4`, `ternary`, `binary` → themselves; any other
- * ≤ 8-bit format → `codebook<b>` with its value table. Scales per input
+ * float scales → `fp4`; `ternary`, `binary` → themselves; any other ≤ 8-bit
+ * format (NF4 included) → `codebook<b>` with the format's own value table, so
+ * the kernels get the values from the weight. Scales per input
  * channel have no kernel (scales run along rows) and are rejected.
  *
  * @example
@@ -71,7 +72,7 @@ export function streamFormat(bits: number): "binary" | `int${2 | 3 | 4 | 5 | 6 |
  * import { kernelFormatOf } from "./weight.ts";
  * import { int, mxfp4, nvfp4, quantizer } from "./quantizer.ts";
  * console.log(kernelFormatOf(int(3)), kernelFormatOf(nvfp4()), kernelFormatOf(mxfp4())); // int3 nvfp4 mxfp4
- * console.log(kernelFormatOf(quantizer("e3m2"))); // codebook6
+ * console.log(kernelFormatOf(quantizer("e3m2")), kernelFormatOf(quantizer("nf4"))); // codebook6 codebook4
  * ```
  */
 export function kernelFormatOf(q: Quantizer): LowbitFormat {
@@ -88,7 +89,7 @@ export function kernelFormatOf(q: Quantizer): LowbitFormat {
   if (q.format === "e2m1") {
     return q.scale === "e4m3" ? "nvfp4" : q.scale === "e8m0" ? "mxfp4" : "fp4";
   }
-  if (q.format === "nf4" || q.format === "ternary" || q.format === "binary") return q.format;
+  if (q.format === "ternary" || q.format === "binary") return q.format;
   if (q.scale === "e4m3" || q.scale === "e8m0") {
     throw new RangeError(`${q.format} with ${q.scale} block scales has no packed kernel format`);
   }
