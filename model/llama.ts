@@ -50,9 +50,6 @@ export {
 } from "./topology.ts";
 export { type TokenBatch, type TokenIds, toTokenBatch } from "./tokens.ts";
 
-/** The activation/weight dtype a model runs in. */
-export type ModelDType = "f32" | "f16";
-
 /** Options of {@link LlamaModel.forward}. */
 export interface ForwardOptions {
   /** Split a flat `ids` array into this many equal rows. Default 1. */
@@ -86,7 +83,7 @@ export class LlamaModel extends ModelParts {
   /** The checked configuration. */
   readonly config: LlamaConfig;
   /** The dtype of weights and activations (logits are always f32). */
-  readonly dtype: ModelDType;
+  readonly dtype: "f32" | "f16";
   /** Token embeddings `[vocab, hidden]`. */
   readonly embedTokens: Tensor;
   /** Final RMSNorm weight `[hidden]`. */
@@ -118,7 +115,7 @@ export class LlamaModel extends ModelParts {
    * console.log(logits.shape); // [1, 3, 10]
    * ```
    */
-  constructor(config: LlamaConfig, weights: Map<string, Tensor>, dtype: ModelDType = "f32") {
+  constructor(config: LlamaConfig, weights: Map<string, Tensor>, dtype: "f32" | "f16" = "f32") {
     super();
     this.config = config;
     this.dtype = dtype;

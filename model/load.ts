@@ -20,7 +20,7 @@
 import { gpu } from "../kernels/gpu.ts";
 import { Tensor } from "../kernels/tensor.ts";
 import { expectedTensorNames, type LlamaConfig, loadLlamaConfig } from "./config.ts";
-import { LlamaModel, type ModelDType } from "./llama.ts";
+import { LlamaModel } from "./llama.ts";
 import { openCheckpoint } from "./safetensors.ts";
 
 /** The embedded tiny byte-level model shipped with lowbit. */
@@ -29,7 +29,7 @@ export const TINY_MODEL_DIR: URL = new URL("../data/tiny/", import.meta.url);
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   /** Weights and activations in f32 (default) or f16 (needs `shader-f16`). */
-  dtype?: ModelDType;
+  dtype?: "f32" | "f16";
 }
 
 /** A checkpoint that does not match its config; names the tensor (or file). */

@@ -16,7 +16,6 @@
  */
 export {
   type CheckpointReader,
-  type Dtype,
   DTYPE_BYTES,
   DTYPES,
   INDEX_FILE,
@@ -25,6 +24,7 @@ export {
   openSafetensors,
   parseSafetensors,
   type ReadOptions,
+  type SafetensorsDType,
   SafetensorsError,
   type SafetensorsReader,
   type ShardedWrite,
@@ -67,7 +67,6 @@ export {
   type LayerLinear,
   type LinearInputHook,
   LlamaModel,
-  type ModelDType,
   sharedInput,
   type TokenBatch,
   type TokenIds,

@@ -243,19 +243,7 @@ export class OutlierObserver extends MinMaxObserver {
 }
 
 /** Everything known about one layer's activations: the rows of the Arrow tables. */
-export interface LayerStats {
-  /** The layer's name. */
-  layer: string;
-  /** Tokens observed. */
-  tokens: number;
-  /** Channels (the last dimension). */
-  channels: number;
-  /** Per-channel minimum. */
-  min: Float32Array;
-  /** Per-channel maximum. */
-  max: Float32Array;
-  /** Per-channel max |x|. */
-  absmax: Float32Array;
+export interface LayerStats extends MinMaxResult {
   /** Per-channel mean |x|. */
   absmean: Float64Array;
   /** Per-channel mean. */

@@ -1,6 +1,6 @@
 import { assert, assertGreater, assertLess } from "@std/assert";
 import { parseSafetensors, SafetensorsError } from "../../model/safetensors.ts";
-import { isFloatDtype } from "../../model/dtype.ts";
+import { isFloatDtype } from "../../model/safetensors_dtype.ts";
 import { craft } from "./safetensors_helpers.ts";
 
 /** mulberry32: a small seeded generator, so a failure can be replayed. */
