@@ -84,12 +84,16 @@ export function kernelFormatOf(q: Quantizer): LowbitFormat {
         `quantize per output channel or per group to run on the low-bit kernels`,
     );
   }
-  const int = /^u?int([2-8])r?$/.exec(q.format);
-  if (int) return `int${int[1]}` as LowbitFormat;
-  if (q.format === "e2m1") {
-    return q.scale === "e4m3" ? "nvfp4" : q.scale === "e8m0" ? "mxfp4" : "fp4";
+  // the format record says how the kernels store it (quant/formats: `kernel`)
+  switch (fmt.kernel) {
+    case "int":
+      return `int${fmt.bits}` as LowbitFormat;
+    case "e2m1":
+      return q.scale === "e4m3" ? "nvfp4" : q.scale === "e8m0" ? "mxfp4" : "fp4";
+    case "ternary":
+    case "binary":
+      return fmt.kernel;
   }
-  if (q.format === "ternary" || q.format === "binary") return q.format;
   if (q.scale === "e4m3" || q.scale === "e8m0") {
     throw new RangeError(`${q.format} with ${q.scale} block scales has no packed kernel format`);
   }
