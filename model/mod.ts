@@ -101,3 +101,5 @@ export {
   type ObserverLike,
   type ObserverSource,
 } from "./capture.ts";
+export { type LayerNorms, ModelParts } from "./parts.ts";
+export { decoderLayerSteps, type LayerParts } from "./decoder_layer.ts";
