@@ -272,7 +272,7 @@ export class QuantizedWeight implements Disposable {
    * using w = Tensor.fromArray([[0.1, -0.7, 0.35, 0.7]]);
    * using q = await quantize(int(3), w);
    * using y = await q.dequantize();
-   * console.log(await y.data()); // Float32Array [0.2333…, -0.7, 0.4666…, 0.7]
+   * console.log(await y.data()); // Float32Array [0, -0.6998291, 0.4665527, 0.6998291] (f16 scale 0.7/3)
    * ```
    */
   async dequantize(): Promise<Tensor> {
