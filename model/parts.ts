@@ -111,7 +111,8 @@ export class ModelParts {
    * Starts an edit: until `commit` or `rollback`, the linears and norms the
    * model replaces are kept instead of disposed, so `rollback()` restores the
    * model exactly as it was (and disposes what replaced them), and `commit()`
-   * frees the originals. One edit at a time.
+   * frees the originals. An edit begun inside another is part of the outer one
+   * (its commit and rollback do nothing).
    *
    * @example
    * ```ts
@@ -129,7 +130,8 @@ export class ModelParts {
    */
   beginEdit(): { commit(): void; rollback(): void } {
     this.alive();
-    if (this.#edit) throw new Error("beginEdit: an edit of this model is already in progress");
+    // nested: the outer edit keeps the originals and decides (a method calling `rtn`, …)
+    if (this.#edit) return { commit: () => {}, rollback: () => {} };
     const edit = { linears: new Map<string, Linear>(), norms: new Map<string, Tensor>() };
     this.#edit = edit;
     const end = () => {

@@ -181,6 +181,27 @@ export interface ModelMethod {
 /** A quantization method: a record in the registry. */
 export type QuantMethod = LayerMethod | ModelMethod;
 
+/** The calibration windows of a whole-model task, or an error naming the method. */
+export function taskSequences(t: ModelTask, method: string): readonly ArrayLike<number>[] {
+  if (!t.sequences) throw new TypeError(`quantizeModel ${method}: needs calibration data`);
+  return t.sequences;
+}
+
+/** The weight quantizer of a whole-model task, or an error naming the method. */
+export function taskQuantizer(t: ModelTask, method: string): Quantizer {
+  if (!t.quantizer) throw new TypeError(`quantizeModel ${method}: config.quantizer is required`);
+  return t.quantizer;
+}
+
+/** The per-token activation quantizer of a task (whole-model methods take a Quantizer). */
+export function taskPerTokenAct(t: ModelTask, method: string): Quantizer | undefined {
+  const a = t.act;
+  if (!a) return undefined;
+  if ("granularity" in a) return a;
+  if (a.kind === "token") return a.quantizer;
+  throw new TypeError(`quantizeModel ${method}: takes a per-token activation quantizer`);
+}
+
 /**
  * Adds (or replaces) a method in the registry.
  *

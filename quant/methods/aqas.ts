@@ -41,6 +41,13 @@ import { binary, div } from "../../kernels/ops/elementwise.ts";
 import { absmax } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
+import {
+  type ModelMethod,
+  quantizeModel,
+  taskPerTokenAct,
+  taskQuantizer,
+  taskSequences,
+} from "../model.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
@@ -210,6 +217,38 @@ export interface AqasReport extends QuantReport {
  * ```
  */
 export async function aqas(
+  model: LlamaModel,
+  sequences: readonly ArrayLike<number>[],
+  options: AqasOptions,
+): Promise<AqasReport> {
+  const { weight, act, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "aqas",
+    quantizer: weight,
+    act,
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as AqasReport;
+}
+
+/** AQAS's record in the method registry (options: {@link AqasOptions} without weight/act). */
+export const AQAS: ModelMethod = {
+  name: "aqas",
+  needs: ["model"],
+  solve: (t) => {
+    const act = taskPerTokenAct(t, "aqas");
+    if (!act) throw new TypeError("quantizeModel aqas: needs an activation quantizer (act)");
+    return runAqas(t.model, taskSequences(t, "aqas"), {
+      ...t.options,
+      weight: taskQuantizer(t, "aqas"),
+      act,
+      progress: !!t.progress,
+    });
+  },
+};
+
+async function runAqas(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,

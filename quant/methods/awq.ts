@@ -51,6 +51,13 @@ import { concat, split } from "../../kernels/ops/layout.ts";
 import { max as reduceMax, min as reduceMin, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { DenseLinear } from "../../model/linear.ts";
 import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
+import {
+  type ModelMethod,
+  quantizeModel,
+  taskPerTokenAct,
+  taskQuantizer,
+  taskSequences,
+} from "../model.ts";
 import { captureLayerInputs, type ObserverLike } from "../../model/capture.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { MomentsObserver } from "../calib/observers.ts";
@@ -286,10 +293,40 @@ class Both implements ObserverLike {
 }
 
 /**
- * AWQ on every decoder linear of `model`, in place (see the module doc).
- * With `quantize: false` only the scales are searched and folded.
+ * AWQ on every decoder linear of `model`, in place (see the module doc):
+ * `quantizeModel` with method "awq". With `quantize: false` only the scales
+ * are searched and folded.
  */
 export async function awq(
+  model: LlamaModel,
+  q: Quantizer,
+  options: AwqOptions,
+): Promise<AwqReport> {
+  const { sequences, act, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "awq",
+    quantizer: q,
+    act,
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as AwqReport;
+}
+
+/** AWQ's record in the method registry (options: {@link AwqOptions}). */
+export const AWQ: ModelMethod = {
+  name: "awq",
+  needs: ["model"],
+  solve: (t) =>
+    runAwq(t.model, taskQuantizer(t, "awq"), {
+      ...t.options,
+      sequences: taskSequences(t, "awq"),
+      act: taskPerTokenAct(t, "awq"),
+      progress: !!t.progress,
+    }),
+};
+
+async function runAwq(
   model: LlamaModel,
   q: Quantizer,
   options: AwqOptions,

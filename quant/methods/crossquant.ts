@@ -37,6 +37,7 @@
  * @module
  */
 import type { LlamaModel } from "../../model/llama.ts";
+import { type ModelMethod, quantizeModel, taskPerTokenAct, taskQuantizer } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
 import { quantizeLinear, type WeightedLinear } from "../linear.ts";
@@ -60,6 +61,33 @@ export { crossQuantize, type CrossQuantOptions, perTokenQuantize } from "../acti
  * ```
  */
 export async function crossquant(
+  model: LlamaModel,
+  weight: Quantizer,
+  options: CrossQuantOptions,
+): Promise<QuantReport> {
+  return await quantizeModel(model, {
+    method: "crossquant",
+    quantizer: weight,
+    act: options.act,
+    options: { alpha: options.alpha },
+  });
+}
+
+/** CrossQuant's record in the method registry (options: `{ alpha }`; act: per token). */
+export const CROSSQUANT: ModelMethod = {
+  name: "crossquant",
+  needs: ["model"],
+  solve: (t) => {
+    const act = taskPerTokenAct(t, "crossquant");
+    if (!act) throw new TypeError("quantizeModel crossquant: needs an activation quantizer (act)");
+    return runCrossquant(t.model, taskQuantizer(t, "crossquant"), {
+      act,
+      alpha: t.options.alpha as number | undefined,
+    });
+  },
+};
+
+async function runCrossquant(
   model: LlamaModel,
   weight: Quantizer,
   options: CrossQuantOptions,

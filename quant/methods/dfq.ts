@@ -44,6 +44,7 @@ import { absmax, sum } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, type LlamaModel } from "../../model/llama.ts";
+import { type ModelMethod, quantizeModel, taskQuantizer } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
 import { quantizeParts, QuantLinear, withParts } from "../linear.ts";
@@ -185,6 +186,33 @@ export interface DfqReport extends QuantReport {
  * ```
  */
 export async function dfq(
+  model: LlamaModel,
+  q: Quantizer,
+  options: DfqOptions = {},
+): Promise<DfqReport> {
+  const { sequences, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "dfq",
+    quantizer: q,
+    calibration: sequences ? { sequences } : undefined,
+    options: rest,
+    progress: progress ?? false,
+  }) as DfqReport;
+}
+
+/** DFQ's record in the method registry (options: {@link DfqOptions}; calibration optional). */
+export const DFQ: ModelMethod = {
+  name: "dfq",
+  needs: ["model"],
+  solve: (t) =>
+    runDfq(t.model, taskQuantizer(t, "dfq"), {
+      ...t.options,
+      sequences: t.sequences,
+      progress: !!t.progress,
+    }),
+};
+
+async function runDfq(
   model: LlamaModel,
   q: Quantizer,
   options: DfqOptions = {},

@@ -41,6 +41,7 @@ import { absmax, absmaxAll, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
+import { type ModelMethod, quantizeModel, taskSequences } from "../model.ts";
 import { bitsPerWeight, fp } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
 import { type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
@@ -272,6 +273,31 @@ export interface LlmFp4Report extends QuantReport {
  * ```
  */
 export async function llmFp4(
+  model: LlamaModel,
+  sequences: readonly ArrayLike<number>[],
+  options: LlmFp4Options = {},
+): Promise<LlmFp4Report> {
+  const { progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "llm_fp4",
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as LlmFp4Report;
+}
+
+/** LLM-FP4's record in the method registry (options: {@link LlmFp4Options}; no quantizer). */
+export const LLM_FP4: ModelMethod = {
+  name: "llm_fp4",
+  needs: ["model"],
+  solve: (t) =>
+    runLlmFp4(t.model, taskSequences(t, "llm_fp4"), {
+      ...t.options,
+      progress: !!t.progress,
+    }),
+};
+
+async function runLlmFp4(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},

@@ -19,6 +19,7 @@ export {
 export { gptq, type GptqOptions, GptqResult, type GptqStats } from "./gptq.ts";
 export { GPTQ, gptqModel, type GptqModelOptions, type GptqReport } from "./gptq_model.ts";
 export {
+  AWQ,
   awq,
   type AwqGroup,
   type AwqOptions,
@@ -75,6 +76,7 @@ export {
   type SensitivityRow,
 } from "./layerwise_ip.ts";
 export {
+  AQAS,
   aqas,
   type AqasOptions,
   type AqasReport,
@@ -85,6 +87,7 @@ export {
   smoothingScales,
 } from "./aqas.ts";
 export {
+  CROSSQUANT,
   crossquant,
   crossQuantize,
   type CrossQuantOptions,
@@ -95,6 +98,7 @@ export {
   FP4_FORMATS,
   fpFormat,
   fpLinear,
+  LLM_FP4,
   llmFp4,
   type LlmFp4Options,
   type LlmFp4Report,
@@ -107,6 +111,7 @@ export {
 export {
   correctedLinear,
   crossLayerEqualize,
+  DFQ,
   dfq,
   type DfqOptions,
   type DfqReport,
@@ -114,6 +119,7 @@ export {
   equalizationScales,
 } from "./dfq.ts";
 export {
+  NORM_TWEAKING,
   normTweaking,
   type NormTweakingOptions,
   type NormTweakingReport,
@@ -121,6 +127,14 @@ export {
 } from "./norm_tweaking.ts";
 
 // the driver's, layers' and checkpoints' types (the functions are in the root mod.ts)
+export { methodRegistry } from "./registry.ts";
+export {
+  methodNames,
+  registerMethod,
+  taskPerTokenAct,
+  taskQuantizer,
+  taskSequences,
+} from "../model.ts";
 export type {
   CalibrationConfig,
   LayerMethod,

@@ -47,6 +47,7 @@ import { matmul } from "../../kernels/ops/matmul.ts";
 import { spdInverse } from "../../kernels/ops/linalg.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
+import { type ModelMethod, quantizeModel, taskQuantizer, taskSequences } from "../model.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
@@ -148,6 +149,33 @@ export interface NormTweakingReport extends QuantReport {
  * ```
  */
 export async function normTweaking(
+  model: LlamaModel,
+  sequences: readonly ArrayLike<number>[],
+  options: NormTweakingOptions,
+): Promise<NormTweakingReport> {
+  const { weight, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "norm_tweaking",
+    quantizer: weight,
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as NormTweakingReport;
+}
+
+/** Norm Tweaking's record in the method registry (options: {@link NormTweakingOptions}). */
+export const NORM_TWEAKING: ModelMethod = {
+  name: "norm_tweaking",
+  needs: ["model"],
+  solve: (t) =>
+    runNormTweaking(t.model, taskSequences(t, "norm_tweaking"), {
+      ...t.options,
+      weight: taskQuantizer(t, "norm_tweaking"),
+      progress: !!t.progress,
+    }),
+};
+
+async function runNormTweaking(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,

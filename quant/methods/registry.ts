@@ -18,7 +18,12 @@ import { GPFQ } from "./gpfq.ts";
 import { QUIP } from "./quip.ts";
 import { LQER } from "./lqer.ts";
 import { LQ_LORA } from "./lq_lora.ts";
-import { MODEL_METHODS } from "./model_methods.ts";
+import { AWQ } from "./awq.ts";
+import { AQAS } from "./aqas.ts";
+import { DFQ } from "./dfq.ts";
+import { NORM_TWEAKING } from "./norm_tweaking.ts";
+import { LLM_FP4 } from "./llm_fp4.ts";
+import { CROSSQUANT } from "./crossquant.ts";
 
 let registry: Map<string, QuantMethod> | undefined;
 
@@ -33,7 +38,12 @@ export function methodRegistry(): Map<string, QuantMethod> {
       QUIP,
       LQER,
       LQ_LORA,
-      ...MODEL_METHODS,
+      AWQ,
+      AQAS,
+      DFQ,
+      NORM_TWEAKING,
+      LLM_FP4,
+      CROSSQUANT,
     ].map((m) => [m.name, m]),
   );
   return registry;

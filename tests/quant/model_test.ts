@@ -65,6 +65,24 @@ gpuTest("quantizeModel: a failing method leaves the model exactly as it was", as
   assert(model.getLinear("layers.0.mlp.up_proj") === linears.get("layers.0.mlp.up_proj"));
   using again = model.forward(ids);
   assertEquals(await again.data(), await before.data());
+  // a method that runs another driver-based method (nested edit) and then fails: all undone
+  const { rtn } = await import("../../quant/methods/rtn.ts");
+  registerMethod({
+    name: "rtn_then_fails",
+    needs: ["model"],
+    solve: async (t: ModelTask) => {
+      await rtn(t.model, int(3));
+      throw new Error("after rtn");
+    },
+  });
+  await assertRejects(
+    () => quantizeModel(model, { method: "rtn_then_fails", quantizer: int(2) }),
+    Error,
+    "after rtn",
+  );
+  for (const [name, lin] of model.linears()) assert(lin === linears.get(name), name);
+  using third = model.forward(ids);
+  assertEquals(await third.data(), await before.data());
 });
 
 gpuTest(
