@@ -44,7 +44,7 @@ export {
 } from "./quant/quantizer.ts";
 export { fakeQuant } from "./quant/quantize.ts";
 export { quantize, QuantizedWeight } from "./quant/weight.ts";
-export { QuantLinear, quantizeLinear } from "./quant/linear.ts";
+export { quantizeLinear, QuantLinear } from "./quant/linear.ts";
 export type { InputQuantizer } from "./quant/activation.ts";
 export { errorMetrics, kernelFraction, quantError } from "./quant/metrics.ts";
 
