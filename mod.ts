@@ -65,6 +65,10 @@ export { DenseLinear, type Linear } from "./model/linear.ts";
 export { calibrationSequences, captureLayerInputs } from "./model/capture.ts";
 export { compareModels, perplexity } from "./model/eval.ts";
 
+// claims: what a notebook states, measured, checked against its stored outcome
+export { checkStored, markdown, Scorecard } from "./viz/claim.ts";
+export type { ClaimRecord } from "./viz/claim.ts";
+
 // namespaces: number formats, statistics, transforms, allocation, methods, charts
 export * as formats from "./quant/formats/mod.ts";
 export * as calib from "./quant/calib/mod.ts";

@@ -1,6 +1,6 @@
 /**
  * GEMV tuning sweep: threads per row × rows per thread of the paired GEMV
- * (kernels/lowbit/fastgemv.ts) against the generic GEMV, per format and
+ * (kernels/gemm/paired.ts) against the generic GEMV, per format and
  * shape, with the WGSL copy kernel's bandwidth measured in the same run.
  * Prints one line per configuration and the best per (format, shape, batch);
  * writes the rows as JSON to `--out` (default stdout only).
@@ -14,38 +14,15 @@
  * @module
  */
 import { gpu, initGPU } from "../kernels/gpu.ts";
-import { Tensor } from "../kernels/tensor.ts";
-import { flush, upload } from "../kernels/runtime.ts";
+import type { Tensor } from "../kernels/tensor.ts";
+import { flush } from "../kernels/runtime.ts";
+import { Bits, cfgName, gemvCandidates, parseArgs, timeCandidates } from "./_gemv.ts";
 import { timeCalls } from "../kernels/timing.ts";
-import { type LowbitMatmulOptions, planMatmul } from "../kernels/lowbit/kernel.ts";
 import { createPackedWeight, type LowbitFormat, rowWords } from "../kernels/lowbit/layout.ts";
 
-const args = new Map<string, string>();
-for (const a of Deno.args) {
-  const [k, v] = a.replace(/^--/, "").split("=");
-  args.set(k, v ?? "true");
-}
+const args = parseArgs();
 const quick = args.has("quick");
-
-let seed = 0x1234567;
-function randomWords(n: number, mask = 0xffffffff, or = 0): Uint32Array {
-  const a = new Uint32Array(n);
-  let s = seed;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = ((s >>> 0) & mask) | or;
-  }
-  seed = s;
-  return a;
-}
-function randomF16(shape: number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const t = Tensor.empty(shape, "f16");
-  upload(t.buffer, randomWords(Math.ceil(n / 2), 0x83ff83ff, 0x2c002c00));
-  return t;
-}
+const bits = new Bits(0x1234567);
 
 interface F {
   name: string;
@@ -94,61 +71,43 @@ console.log(`copy kernel ${copyGBps.toFixed(0)} GB/s`);
 const rows: Record<string, unknown>[] = [];
 const bests: string[] = [];
 for (const [N, K, M] of SHAPES) {
-  using x = randomF16([M, K]);
+  using x = bits.f16([M, K]);
   for (const f of FORMATS) {
     let w: Tensor | ReturnType<typeof createPackedWeight>;
     let wbytes: number;
     if (f.format === "f16") {
-      w = randomF16([N, K]);
+      w = bits.f16([N, K]);
       wbytes = N * K * 2;
     } else {
       const gs = f.gs ?? K;
-      const words = randomWords(N * rowWords(K, f.format));
+      const words = bits.words(N * rowWords(K, f.format));
       w = createPackedWeight({
         format: f.format,
         shape: [N, K],
         groupSize: gs,
         words,
-        scales: randomF16([N, K / gs]),
-        zeros: f.zeros ? randomF16([N, K / gs]) : undefined,
+        scales: bits.f16([N, K / gs]),
+        zeros: f.zeros ? bits.f16([N, K / gs]) : undefined,
       });
       wbytes = words.byteLength + (N * K / gs) * 2 * (f.zeros ? 2 : 1);
     }
-    const configs: LowbitMatmulOptions[] = [{ gemv: "generic", threadsPerRow: 16 }, {
-      gemv: "generic",
-      threadsPerRow: 32,
-    }];
-    for (const T of TS) {
-      for (const R of RPTS) configs.push({ gemv: "paired", threadsPerRow: T, rowsPerThread: R });
-    }
+    const paired = TS.flatMap((T) => RPTS.map((R): [number, number] => [T, R]));
+    const configs = gemvCandidates(x, w, { generic: [16, 32], paired });
     configs.push({}); // the defaults
-    let best: { us: number; cfg: string } | undefined;
-    for (const cfg of configs) {
-      const call = planMatmul(x, w, cfg);
-      try {
-        const t = await timeCalls([call], {
-          runs: quick ? 3 : 40,
-          warmup: 3,
-          warmupMs: quick ? 0 : 20,
-        });
-        const tag = cfg.gemv === undefined
-          ? "default"
-          : `${cfg.gemv} T=${cfg.threadsPerRow}${
-            cfg.rowsPerThread ? ` R=${cfg.rowsPerThread}` : ""
-          }`;
-        const pct = (wbytes / (t.median * 1e-6) / 1e9 / copyGBps) * 100;
-        rows.push({ format: f.name, N, K, M, cfg: tag, us: t.median, min: t.min, pctCopy: pct });
-        console.log(
-          `${f.name.padEnd(15)} ${N}x${K} M${M} ${tag.padEnd(20)} ${
-            t.median.toFixed(1).padStart(7)
-          } µs ${pct.toFixed(0).padStart(4)}%`,
-        );
-        if (cfg.gemv && (!best || t.median < best.us)) best = { us: t.median, cfg: tag };
-      } finally {
-        call.out.dispose();
-      }
-    }
-    bests.push(`BEST ${f.name} ${N}x${K} M${M}: ${best!.cfg} ${best!.us.toFixed(1)} µs`);
+    const timing = { runs: quick ? 3 : 40, warmup: 3, warmupMs: quick ? 0 : 20 };
+    const best = await timeCandidates(x, w, configs, timing, (cfg, t) => {
+      const tag = cfgName(cfg);
+      const pct = (wbytes / (t.median * 1e-6) / 1e9 / copyGBps) * 100;
+      rows.push({ format: f.name, N, K, M, cfg: tag, us: t.median, min: t.min, pctCopy: pct });
+      console.log(
+        `${f.name.padEnd(15)} ${N}x${K} M${M} ${tag.padEnd(20)} ${
+          t.median.toFixed(1).padStart(7)
+        } µs ${pct.toFixed(0).padStart(4)}%`,
+      );
+    });
+    bests.push(
+      `BEST ${f.name} ${N}x${K} M${M}: ${cfgName(best.cfg)} ${best.t.median.toFixed(1)} µs`,
+    );
     w.dispose();
     flush();
   }

@@ -21,11 +21,12 @@
  */
 import { gpu, initGPU } from "../kernels/gpu.ts";
 import { Tensor } from "../kernels/tensor.ts";
-import { flush, upload } from "../kernels/runtime.ts";
+import { flush } from "../kernels/runtime.ts";
 import { timeBetweenPasses, timeCalls, timeEncoder, type Timing } from "../kernels/timing.ts";
 import { timeQueued } from "../kernels/timing.ts";
 import { linear } from "../kernels/ops/matmul.ts";
-import { type KernelCall, type LowbitMatmulOptions, planMatmul } from "../kernels/lowbit/kernel.ts";
+import { type KernelCall, planMatmul } from "../kernels/lowbit/kernel.ts";
+import { Bits, cfgName, gemvCandidates, parseArgs, timeCandidates } from "./_gemv.ts";
 import {
   createPackedWeight,
   type LowbitFormat,
@@ -34,11 +35,7 @@ import {
 } from "../kernels/lowbit/layout.ts";
 import { hasDot4I8, planW8A8, quantizeInt8Rows } from "../kernels/lowbit/w8a8.ts";
 
-const args = new Map<string, string>();
-for (const a of Deno.args) {
-  const [k, v] = a.replace(/^--/, "").split("=");
-  args.set(k, v ?? "true");
-}
+const args = parseArgs();
 const quick = args.has("quick");
 const RUNS = Number(args.get("runs") ?? (quick ? 6 : 50));
 const WARMUP = quick ? 1 : 5;
@@ -74,27 +71,9 @@ const SHAPES: [number, number][] = quick
   : [[14336, 4096], [4096, 4096], [4096, 14336], [2048, 2048], [1024, 1024]];
 const BATCHES = quick ? [1, 4, 16] : [1, 4, 16, 512];
 
-let seed = 0x9e3779b9;
-function randomWords(n: number, mask = 0xffffffff, or = 0): Uint32Array {
-  const a = new Uint32Array(n);
-  let s = seed >>> 0 || 1;
-  for (let i = 0; i < n; i++) {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    a[i] = ((s >>> 0) & mask) | or;
-  }
-  seed = s;
-  return a;
-}
-
-/** Random f16 values in ±[2^-4, 2^-3) as a tensor (bits drawn directly). */
-function randomF16(shape: number[]): Tensor {
-  const n = shape.reduce((a, b) => a * b, 1);
-  const t = Tensor.empty(shape, "f16");
-  upload(t.buffer, randomWords(Math.ceil(n / 2), 0x83ff83ff, 0x2c002c00));
-  return t;
-}
+const bits = new Bits(0x9e3779b9);
+const randomWords = bits.words.bind(bits);
+const randomF16 = bits.f16.bind(bits);
 
 function makeWeight(s: Spec, N: number, K: number): { w: PackedWeight | Tensor; bytes: number } {
   if (s.format === "f16") return { w: randomF16([N, K]), bytes: N * K * 2 };
@@ -275,37 +254,10 @@ const PAIRED: [number, number, number][] = quick
   : [[16, 2, 2], [8, 2, 2], [32, 2, 2], [8, 4, 2], [16, 4, 2], [32, 4, 2], [16, 4, 1], [32, 4, 1]];
 const GENERIC = quick ? [16] : [16, 32];
 
-function cfgName(o: LowbitMatmulOptions): string {
-  return o.gemv === "paired"
-    ? `paired T=${o.threadsPerRow} R=${o.rowsPerThread} U=${o.unroll}`
-    : `generic T=${o.threadsPerRow}`;
-}
-
 /** The best GEMV over the candidates; also the best generic GEMV. */
-async function bestGemv(
-  x: Tensor,
-  w: PackedWeight | Tensor,
-): Promise<{ t: Timing; cfg: LowbitMatmulOptions; generic: Timing }> {
-  let best: { t: Timing; cfg: LowbitMatmulOptions } | undefined;
-  let generic: Timing | undefined;
-  const cands: LowbitMatmulOptions[] = GENERIC.map((T) => ({ gemv: "generic", threadsPerRow: T }));
-  let paired = true;
-  try {
-    planMatmul(x, w, { gemv: "paired" }).out.dispose();
-  } catch {
-    paired = false;
-  }
-  if (paired) {
-    for (const [T, R, U] of PAIRED) {
-      cands.push({ gemv: "paired", threadsPerRow: T, rowsPerThread: R, unroll: U });
-    }
-  }
-  for (const cfg of cands) {
-    const t = await measure(planMatmul(x, w, cfg));
-    if (cfg.gemv === "generic" && (!generic || t.median < generic.median)) generic = t;
-    if (!best || t.median < best.t.median) best = { t, cfg };
-  }
-  return { ...best!, generic: generic! };
+function bestGemv(x: Tensor, w: PackedWeight | Tensor) {
+  const cands = gemvCandidates(x, w, { generic: GENERIC, paired: PAIRED });
+  return timeCandidates(x, w, cands, { runs: RUNS, warmup: WARMUP, warmupMs: quick ? 0 : 50 });
 }
 
 for (const [N, K] of SHAPES) {
@@ -334,7 +286,7 @@ for (const [N, K] of SHAPES) {
           t = b.t;
           T = b.cfg.threadsPerRow;
           config = cfgName(b.cfg);
-          genericUs = b.generic.median;
+          genericUs = b.generic?.median;
           if (b.cfg.gemv === "paired") kernel = "gemv-pair";
         } else if (s.format === "f16") {
           // The dense GEMM baseline: ops/matmul.ts `linear` (x · wᵀ, f16 in, f16 out).

@@ -4,8 +4,9 @@
  * and readback. Ops call {@link dispatch}; tensors call {@link allocate},
  * {@link release}, {@link upload} and {@link readback}.
  *
- * Ordering: every write (uploads included) is encoded into the same command
- * stream as the kernels, so a buffer returned to the pool and reused by the
+ * Ordering: every write is encoded into the same command stream as the
+ * kernels, or (large uploads) issued with `queue.writeBuffer` right after the
+ * stream is submitted, so a buffer returned to the pool and reused by the
  * next op is never overwritten before the work that reads it.
  *
  * @module
@@ -14,6 +15,12 @@ import { gpu, throwIfFailed } from "./gpu.ts";
 
 const STORAGE = 0x80 | 0x04 | 0x08; // STORAGE | COPY_SRC | COPY_DST
 const MAX_PENDING = 512;
+/**
+ * Uploads of at least this many bytes go through `queue.writeBuffer` after a
+ * flush (measured 4-6× faster than a mapped staging buffer on lavapipe);
+ * smaller ones stay in the command stream so they do not force a submit.
+ */
+const DIRECT_UPLOAD_BYTES = 1 << 18;
 
 let encoder: GPUCommandEncoder | undefined;
 let pendingDispatches = 0;
@@ -102,6 +109,13 @@ export function upload(buffer: GPUBuffer, data: ArrayBufferView, offset = 0): vo
   const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   const padded = Math.ceil(bytes.byteLength / 4) * 4;
   if (padded === 0) return;
+  if (padded === bytes.byteLength && padded >= DIRECT_UPLOAD_BYTES) {
+    // Large, 4-byte multiple: submit what is queued (it may still use this pooled buffer),
+    // then let the queue copy the bytes: no mapped staging buffer to allocate and zero.
+    flush();
+    device.queue.writeBuffer(buffer, offset, bytes as Uint8Array<ArrayBuffer>);
+    return;
+  }
   const staging = device.createBuffer({
     size: padded,
     usage: GPUBufferUsage.COPY_SRC,

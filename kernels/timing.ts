@@ -97,6 +97,70 @@ function stats(samples: number[], method: Timing["method"]): Timing {
 }
 
 /**
+ * `warmup` untimed then `runs` timed calls of `once`, which does one run and
+ * returns its wall-clock time in µs; the statistics of the timed ones.
+ */
+async function wallclockRuns(
+  runs: number,
+  warmup: number,
+  once: () => Promise<number>,
+): Promise<Timing> {
+  const samples: number[] = [];
+  for (let i = 0; i < warmup + runs; i++) {
+    const us = await once();
+    if (i >= warmup) samples.push(us);
+  }
+  return stats(samples, "wallclock");
+}
+
+/** µs from submitting `cb` to the queue being idle again. */
+async function submitAndWait(cb: GPUCommandBuffer): Promise<number> {
+  const { device } = gpu();
+  const t0 = performance.now();
+  device.queue.submit([cb]);
+  await device.queue.onSubmittedWorkDone();
+  return (performance.now() - t0) * 1000;
+}
+
+/**
+ * One command buffer of `runs` runs, run `i` encoded by `encode` between the
+ * timestamps `2i` and `2i + 1` of `qs` (which it writes); the µs between each
+ * pair, from the resolved query set.
+ */
+async function timestampRuns(
+  runs: number,
+  encode: (e: GPUCommandEncoder, qs: GPUQuerySet, i: number) => void,
+): Promise<Timing> {
+  const { device } = gpu();
+  const qs = device.createQuerySet({ type: "timestamp", count: 2 * runs });
+  const resolve = device.createBuffer({
+    size: 16 * runs,
+    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
+  });
+  const read = device.createBuffer({
+    size: 16 * runs,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
+  try {
+    const e = device.createCommandEncoder();
+    for (let i = 0; i < runs; i++) encode(e, qs, i);
+    e.resolveQuerySet(qs, 0, 2 * runs, resolve, 0);
+    e.copyBufferToBuffer(resolve, 0, read, 0, 16 * runs);
+    device.queue.submit([e.finish()]);
+    await read.mapAsync(GPUMapMode.READ);
+    const ts = new BigInt64Array(read.getMappedRange().slice(0));
+    read.unmap();
+    const samples: number[] = [];
+    for (let i = 0; i < runs; i++) samples.push(Number(ts[2 * i + 1] - ts[2 * i]) / 1000);
+    return stats(samples, "timestamp");
+  } finally {
+    qs.destroy();
+    resolve.destroy();
+    read.destroy();
+  }
+}
+
+/**
  * Times `calls` (one run = all of them in order, in one compute pass):
  * `warmup` untimed runs, then `runs` timed ones (median reported).
  *
@@ -147,31 +211,15 @@ export async function timeCalls(
       if (performance.now() - tw >= warmupMs || batch >= 1 << 16) break;
     }
     if (!hasTimestamps || forceWallclock) {
-      const samples: number[] = [];
-      for (let i = 0; i < runs; i++) {
+      return await wallclockRuns(runs, 0, () => {
         const e = device.createCommandEncoder();
         const p = e.beginComputePass();
         encodeRun(p, enc);
         p.end();
-        const t0 = performance.now();
-        device.queue.submit([e.finish()]);
-        await device.queue.onSubmittedWorkDone();
-        samples.push((performance.now() - t0) * 1000);
-      }
-      return stats(samples, "wallclock");
+        return submitAndWait(e.finish());
+      });
     }
-    const qs = device.createQuerySet({ type: "timestamp", count: 2 * runs });
-    const resolve = device.createBuffer({
-      size: 16 * runs,
-      usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-    });
-    const read = device.createBuffer({
-      size: 16 * runs,
-      usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-    });
-    temp.push(resolve, read);
-    const e = device.createCommandEncoder();
-    for (let i = 0; i < runs; i++) {
+    return await timestampRuns(runs, (e, qs, i) => {
       const p = e.beginComputePass({
         timestampWrites: {
           querySet: qs,
@@ -181,17 +229,7 @@ export async function timeCalls(
       });
       encodeRun(p, enc);
       p.end();
-    }
-    e.resolveQuerySet(qs, 0, 2 * runs, resolve, 0);
-    e.copyBufferToBuffer(resolve, 0, read, 0, 16 * runs);
-    device.queue.submit([e.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const ts = new BigInt64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    qs.destroy();
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) samples.push(Number(ts[2 * i + 1] - ts[2 * i]) / 1000);
-    return stats(samples, "timestamp");
+    });
   } finally {
     for (const b of temp) b.destroy();
   }
@@ -223,17 +261,16 @@ export async function timeQueued(
   const { device } = gpu();
   flush();
   await device.queue.onSubmittedWorkDone();
-  const samples: number[] = [];
-  for (let i = 0; i < warmup + runs; i++) {
+  return await wallclockRuns(runs, warmup, async () => {
     const outs: ({ dispose(): void } | void)[] = [];
     const t0 = performance.now();
     for (let j = 0; j < reps; j++) outs.push(fn());
     flush();
     await device.queue.onSubmittedWorkDone();
-    if (i >= warmup) samples.push(((performance.now() - t0) * 1000) / reps);
+    const us = ((performance.now() - t0) * 1000) / reps;
     for (const o of outs) o?.dispose();
-  }
-  return stats(samples, "wallclock");
+    return us;
+  });
 }
 
 /**
@@ -261,17 +298,11 @@ export async function timeEncoder(
   const { device } = gpu();
   flush();
   await device.queue.onSubmittedWorkDone();
-  const samples: number[] = [];
-  for (let i = 0; i < warmup + runs; i++) {
+  return await wallclockRuns(runs, warmup, () => {
     const e = device.createCommandEncoder();
     fn(e);
-    const cb = e.finish();
-    const t0 = performance.now();
-    device.queue.submit([cb]);
-    await device.queue.onSubmittedWorkDone();
-    if (i >= warmup) samples.push((performance.now() - t0) * 1000);
-  }
-  return stats(samples, "wallclock");
+    return submitAndWait(e.finish());
+  });
 }
 
 /**
@@ -299,42 +330,15 @@ export async function timeBetweenPasses(
   const { device, hasTimestamps } = gpu();
   if (!hasTimestamps) return null;
   flush();
-  const qs = device.createQuerySet({ type: "timestamp", count: 2 * runs });
-  const resolve = device.createBuffer({
-    size: 16 * runs,
-    usage: GPUBufferUsage.QUERY_RESOLVE | GPUBufferUsage.COPY_SRC,
-  });
-  const read = device.createBuffer({
-    size: 16 * runs,
-    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
-  });
-  try {
-    for (let i = 0; i < warmup; i++) {
-      const e = device.createCommandEncoder();
-      fn(e);
-      device.queue.submit([e.finish()]);
-    }
+  for (let i = 0; i < warmup; i++) {
     const e = device.createCommandEncoder();
-    for (let i = 0; i < runs; i++) {
-      e.beginComputePass({ timestampWrites: { querySet: qs, endOfPassWriteIndex: 2 * i } }).end();
-      fn(e);
-      e.beginComputePass({
-        timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i + 1 },
-      })
-        .end();
-    }
-    e.resolveQuerySet(qs, 0, 2 * runs, resolve, 0);
-    e.copyBufferToBuffer(resolve, 0, read, 0, 16 * runs);
+    fn(e);
     device.queue.submit([e.finish()]);
-    await read.mapAsync(GPUMapMode.READ);
-    const ts = new BigInt64Array(read.getMappedRange().slice(0));
-    read.unmap();
-    const samples: number[] = [];
-    for (let i = 0; i < runs; i++) samples.push(Number(ts[2 * i + 1] - ts[2 * i]) / 1000);
-    return stats(samples, "timestamp");
-  } finally {
-    qs.destroy();
-    resolve.destroy();
-    read.destroy();
   }
+  return await timestampRuns(runs, (e, qs, i) => {
+    e.beginComputePass({ timestampWrites: { querySet: qs, endOfPassWriteIndex: 2 * i } }).end();
+    fn(e);
+    e.beginComputePass({ timestampWrites: { querySet: qs, beginningOfPassWriteIndex: 2 * i + 1 } })
+      .end();
+  });
 }

@@ -138,6 +138,67 @@ export interface CaptureOptions {
   progress?: boolean | string;
 }
 
+/**
+ * Checks calibration sequences: at least one, each of `minLength` tokens or
+ * more (default 1), all of one length, every id an integer in
+ * [0, vocabSize). Returns the length. Errors name `op`, the sequence and the
+ * token, and say how to fix it.
+ *
+ * @example
+ * ```ts
+ * import { checkSequences } from "./capture.ts";
+ * console.log(checkSequences([[1, 2], [3, 4]], 256)); // 2
+ * try {
+ *   checkSequences([[]], 256, { op: "gptqModel", minLength: 2 });
+ * } catch (e) {
+ *   console.log((e as Error).message.split(";")[0]); // gptqModel: sequence 0 has 0 tokens
+ * }
+ * ```
+ */
+export function checkSequences(
+  sequences: readonly ArrayLike<number>[],
+  vocabSize: number,
+  options: { op?: string; minLength?: number } = {},
+): number {
+  const op = options.op ?? "checkSequences";
+  const min = options.minLength ?? 1;
+  if (!Array.isArray(sequences) || sequences.length === 0) {
+    throw new RangeError(
+      `${op}: no calibration sequences given; pass token windows, e.g. ` +
+        `calibrationSequences(text, { n: 8, seqLen: 128 })`,
+    );
+  }
+  const seqLen = sequences[0]?.length;
+  for (let i = 0; i < sequences.length; i++) {
+    const s = sequences[i];
+    if (s === null || typeof s !== "object" || typeof s.length !== "number") {
+      throw new TypeError(`${op}: sequence ${i} is ${String(s)}, not an array of token ids`);
+    }
+    if (s.length < min) {
+      throw new RangeError(
+        `${op}: sequence ${i} has ${s.length} tokens; calibration needs at least ${min} per ` +
+          `sequence (choose a larger seqLen)`,
+      );
+    }
+    if (s.length !== seqLen) {
+      throw new RangeError(
+        `${op}: sequence ${i} has ${s.length} tokens but sequence 0 has ${seqLen}; calibration ` +
+          `sequences must have equal lengths`,
+      );
+    }
+    for (let t = 0; t < s.length; t++) {
+      const v = s[t];
+      if (!Number.isInteger(v) || v < 0 || v >= vocabSize) {
+        throw new RangeError(
+          `${op}: token ${v} at sequence ${i}, position ${t} is outside the vocabulary ` +
+            `[0, ${vocabSize}); tokenize with the model's tokenizer`,
+        );
+      }
+    }
+  }
+  return seqLen;
+}
+
 /** The result of {@link captureLayerInputs}. */
 export interface CaptureResult {
   /** The observers that were fed, by linear name. */
@@ -181,15 +242,7 @@ export async function captureLayerInputs(
   sequences: readonly ArrayLike<number>[],
   options: CaptureOptions = {},
 ): Promise<CaptureResult> {
-  if (sequences.length === 0) throw new RangeError("captureLayerInputs: no sequences given");
-  const seqLen = sequences[0].length;
-  const bad = sequences.findIndex((s) => s.length !== seqLen);
-  if (bad >= 0) {
-    throw new RangeError(
-      `captureLayerInputs: sequence ${bad} has ${sequences[bad].length} tokens but sequence 0 ` +
-        `has ${seqLen}; calibration sequences must have equal lengths`,
-    );
-  }
+  const seqLen = checkSequences(sequences, model.config.vocabSize, { op: "captureLayerInputs" });
   const batchSize = options.batchSize ?? Math.max(1, Math.floor(4096 / seqLen));
   if (!Number.isInteger(batchSize) || batchSize < 1) {
     throw new RangeError(`captureLayerInputs: batchSize ${batchSize} must be a positive integer`);

@@ -43,6 +43,7 @@ import { argmax, sum } from "../kernels/ops/reduce.ts";
 import { logSoftmax } from "../kernels/ops/softmax.ts";
 import { indexSelect } from "../kernels/ops/gather.ts";
 import { progress as progressBar } from "../viz/progress.ts";
+import { firstNonFinite } from "./finite.ts";
 import type { TokenIds } from "./llama.ts";
 import { ByteTokenizer, type Tokenizer } from "./tokenizer.ts";
 
@@ -52,6 +53,8 @@ export interface LogitsSource {
   readonly config: { vocabSize: number };
   /** Logits (f32) for `ids` (rows of equal length); a new tensor the caller owns. */
   forward(ids: TokenIds, options?: { batch?: number }): Tensor;
+  /** The first weight holding NaN or ±Inf (`name[i, j] = value`), for error reports. */
+  findNonFinite?(): Promise<string | undefined>;
 }
 
 /** What to evaluate: text (tokenized), a flat token stream, or rows of equal-length windows. */
@@ -145,10 +148,17 @@ export function planWindows(
 function toWindows(input: EvalInput, vocab: number, o: EvalOptions): Window[] {
   const first = typeof input === "string" ? undefined : (input as ArrayLike<unknown>)[0];
   if (typeof input !== "string" && typeof first === "object" && first !== null) {
-    return Array.from(input as readonly ArrayLike<number>[], (r) => ({
-      ids: Int32Array.from(r),
-      scoreFrom: 0,
-    }));
+    return Array.from(input as readonly ArrayLike<number>[], (r, i) => {
+      if (!(r?.length >= 2)) {
+        throw new RangeError(
+          `row ${i} has ${
+            r?.length ?? 0
+          } tokens; a window needs at least 2 (one to predict from, ` +
+            `one to score)`,
+        );
+      }
+      return { ids: Int32Array.from(r), scoreFrom: 0 };
+    });
   }
   let ids: ArrayLike<number>;
   if (typeof input === "string") {
@@ -227,8 +237,12 @@ function scoredPositions(batch: Window[]): number[] {
   return pos;
 }
 
-/** Σ −log p(target) over the scored positions of a batch, from logits [B, T, V]. */
-async function batchNll(logits: Tensor, batch: Window[]): Promise<{ sum: number; n: number }> {
+/** Σ −log p(target) over the scored positions of a batch, from logits [B, T, V]; `bad` is
+ * the first scored position (window in the batch, position) whose log-probability is not finite. */
+async function batchNll(
+  logits: Tensor,
+  batch: Window[],
+): Promise<{ sum: number; n: number; bad?: [number, number] }> {
   const V = logits.shape[logits.rank - 1];
   const idx = targetIndices(batch, V);
   if (idx.length === 0) return { sum: 0, n: 0 };
@@ -238,7 +252,38 @@ async function batchNll(logits: Tensor, batch: Window[]): Promise<{ sum: number;
   const lp = await picked.data();
   let s = 0;
   for (const v of lp) s -= v;
-  return { sum: s, n: idx.length };
+  if (Number.isFinite(s)) return { sum: s, n: idx.length };
+  const k = firstNonFinite(lp);
+  const T = batch[0].ids.length;
+  const p = scoredPositions(batch)[k];
+  return { sum: s, n: idx.length, bad: [Math.floor(p / T), p % T] };
+}
+
+/**
+ * The error for a loss that is not finite: where it happened, and which weight
+ * of `model` holds NaN or ±Inf, if one does.
+ */
+async function nonFiniteLoss(
+  op: string,
+  model: LogitsSource | undefined,
+  what: string,
+  windowIndex: number,
+  position: number,
+): Promise<RangeError> {
+  const at = `${what} gives a non-finite log-probability at window ${windowIndex}, position ` +
+    `${position}`;
+  if (!model) {
+    return new RangeError(`${op}: ${at}; the reference logits hold NaN or ±Inf there`);
+  }
+  const weight = model.findNonFinite ? await model.findNonFinite() : undefined;
+  return new RangeError(
+    weight
+      ? `${op}: ${at}: its weight ${weight}; weights must be finite (reload the checkpoint, ` +
+        `or find the step that wrote it)`
+      : `${op}: ${at}, though ${
+        model.findNonFinite ? "every weight is finite" : "its weights could not be checked"
+      }: the forward pass overflowed (in f16? evaluate in f32)`,
+  );
 }
 
 function forwardBatch(model: LogitsSource, batch: Window[]): Tensor {
@@ -269,7 +314,7 @@ export async function perplexity(
   options: EvalOptions = {},
 ): Promise<PerplexityResult> {
   const windows = toWindows(input, model.config.vocabSize, options);
-  let total = 0, n = 0;
+  let total = 0, n = 0, done = 0;
   for (
     const batch of iterate(
       [...batches(windows, batchSizeFor(windows, model, options))],
@@ -279,8 +324,12 @@ export async function perplexity(
   ) {
     using logits = forwardBatch(model, batch);
     const r = await batchNll(logits, batch);
+    if (r.bad) {
+      throw await nonFiniteLoss("perplexity", model, "the model", done + r.bad[0], r.bad[1]);
+    }
     total += r.sum;
     n += r.n;
+    done += batch.length;
   }
   const meanNll = total / n;
   return { perplexity: Math.exp(meanNll), meanNll, tokens: n, windows: windows.length };
@@ -354,6 +403,7 @@ export async function compareModels(
     }
   }
   const list = refTensor ? [windows] : [...batches(windows, batchSizeFor(windows, model, options))];
+  let done = 0;
   for (const batch of iterate(list, options, "compare")) {
     using own = refTensor ? undefined : forwardBatch(reference as LogitsSource, batch);
     const ref = refTensor ?? own!;
@@ -367,8 +417,29 @@ export async function compareModels(
       if (ar[p] === am[p]) agree++;
       n++;
     }
-    nllRef += (await batchNll(ref, batch)).sum;
-    nllModel += (await batchNll(logits, batch)).sum;
+    const rRef = await batchNll(ref, batch);
+    if (rRef.bad) {
+      throw await nonFiniteLoss(
+        "compareModels",
+        refTensor ? undefined : reference as LogitsSource,
+        "the reference",
+        done + rRef.bad[0],
+        rRef.bad[1],
+      );
+    }
+    const rModel = await batchNll(logits, batch);
+    if (rModel.bad) {
+      throw await nonFiniteLoss(
+        "compareModels",
+        model,
+        "the model",
+        done + rModel.bad[0],
+        rModel.bad[1],
+      );
+    }
+    nllRef += rRef.sum;
+    nllModel += rModel.sum;
+    done += batch.length;
   }
   return {
     kl: klSum / n,

@@ -36,6 +36,7 @@ import { embedding } from "../kernels/ops/gather.ts";
 import { rmsNorm } from "../kernels/ops/norm.ts";
 import { decoderLayerSteps } from "./decoder_layer.ts";
 import { type LlamaConfig, ropeFrequencies } from "./config.ts";
+import { describeNonFinite } from "./finite.ts";
 import { DenseLinear, type Linear } from "./linear.ts";
 import { type LayerNorms, ModelParts } from "./parts.ts";
 import { LAYER_LINEARS } from "./topology.ts";
@@ -366,6 +367,51 @@ export class LlamaModel extends ModelParts {
       batch,
       seq,
     );
+  }
+
+  /**
+   * The first weight, in forward order, that holds NaN or ±Inf, as
+   * `model.layers.1.input_layernorm.weight[17] = NaN`; undefined when every
+   * weight is finite. Reads every weight back from the GPU: meant for error
+   * reports (the evaluation functions call it when a loss is not finite).
+   * Quantized layers are checked through their `weight` when they expose one.
+   *
+   * @example
+   * ```ts
+   * import { initGPU } from "../mod.ts";
+   * import { loadModel } from "./load.ts";
+   * await initGPU();
+   * using model = await loadModel("data/tiny");
+   * console.log(await model.findNonFinite()); // undefined
+   * ```
+   */
+  async findNonFinite(): Promise<string | undefined> {
+    this.alive();
+    const named: [string, unknown][] = [["model.embed_tokens.weight", this.embedTokens]];
+    for (let i = 0; i < this.numLayers; i++) {
+      named.push([`model.layers.${i}.input_layernorm.weight`, this.layerNorm(i, "input")]);
+      for (const l of LAYER_LINEARS.slice(0, 4)) named.push(...this.#parts(`layers.${i}.${l}`));
+      named.push([`model.layers.${i}.post_attention_layernorm.weight`, this.layerNorm(i, "post")]);
+      for (const l of LAYER_LINEARS.slice(4)) named.push(...this.#parts(`layers.${i}.${l}`));
+    }
+    named.push(["model.norm.weight", this.norm]);
+    if (!this.config.tieWordEmbeddings) named.push(...this.#parts("lm_head"));
+    for (const [name, t] of named) {
+      if (!(t instanceof Tensor)) continue;
+      const found = describeNonFinite(name, await t.data() as ArrayLike<number>, t.shape);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  /** A linear's float weight and bias with their HF names, where it has them. */
+  #parts(name: string): [string, unknown][] {
+    const lin = this.getLinear(name) as {
+      weight?: unknown;
+      bias?: unknown;
+    };
+    const hf = name === "lm_head" ? name : `model.${name}`;
+    return [[`${hf}.weight`, lin.weight], [`${hf}.bias`, lin.bias]];
   }
 
   /** Frees every weight. Safe to call twice. */

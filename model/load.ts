@@ -20,6 +20,7 @@
 import { gpu } from "../kernels/gpu.ts";
 import { Tensor } from "../kernels/tensor.ts";
 import { expectedTensorNames, type LlamaConfig, loadLlamaConfig } from "./config.ts";
+import { describeNonFinite } from "./finite.ts";
 import { LlamaModel } from "./llama.ts";
 import { openCheckpoint } from "./safetensors.ts";
 
@@ -69,8 +70,10 @@ function toPath(dir: string | URL): string {
 
 /**
  * Checks that a checkpoint holds every tensor `config` implies, with the
- * right shape and a float dtype (F32, F16 or BF16). Extra tensors (e.g. a
- * stored `lm_head.weight` when embeddings are tied) are ignored.
+ * right shape and a float dtype (F32, F16 or BF16), and exactly the decoder
+ * layers `num_hidden_layers` says ({@link checkLayerCount}, first, from the
+ * names alone). Other extra tensors (e.g. a stored `lm_head.weight` when
+ * embeddings are tied) are ignored.
  *
  * @throws {ModelLoadError} naming the first missing or mismatched tensor
  *
@@ -94,6 +97,7 @@ export function validateCheckpoint(
     info(name: string): { dtype: string; shape: number[] };
   },
 ): void {
+  checkLayerCount(config, ckpt);
   const dims = `hidden_size ${config.hiddenSize}, intermediate_size ${config.intermediateSize}, ` +
     `heads ${config.numAttentionHeads}/${config.numKeyValueHeads} × head_dim ${config.headDim}, ` +
     `vocab_size ${config.vocabSize}`;
@@ -150,12 +154,88 @@ async function refuseQuantized(path: string): Promise<void> {
 }
 
 /**
+ * Checks `num_hidden_layers` against the decoder layers a checkpoint holds
+ * (the `model.layers.<i>.` prefixes of its tensor names), before anything is
+ * allocated: too few layers in the config would load a truncated model, too
+ * many would ask for tensors that are not there (or, for a huge value, run
+ * out of memory listing them).
+ *
+ * @throws {ModelLoadError} naming both counts, the missing or extra layers, and the fix
+ *
+ * @example
+ * ```ts
+ * import { loadLlamaConfig } from "./config.ts";
+ * import { checkLayerCount } from "./load.ts";
+ * const config = await loadLlamaConfig("data/tiny");
+ * const names = ["model.layers.0.mlp.up_proj.weight", "model.layers.1.mlp.up_proj.weight"];
+ * try {
+ *   checkLayerCount(config, { path: "x.safetensors", names });
+ * } catch (e) {
+ *   console.log((e as Error).message.split(";")[0]);
+ *   // x.safetensors: config.json has num_hidden_layers 4 but the checkpoint holds 2 decoder layers (model.layers.0 … model.layers.1)
+ * }
+ * ```
+ */
+export function checkLayerCount(
+  config: Pick<LlamaConfig, "numHiddenLayers">,
+  ckpt: { path: string; names: readonly string[] },
+): void {
+  const present = new Set<number>();
+  for (const name of ckpt.names) {
+    const m = /^model\.layers\.(\d+)\./.exec(name);
+    if (m) present.add(Number(m[1]));
+  }
+  const n = config.numHiddenLayers;
+  const held = present.size === 0
+    ? "no decoder layers (no model.layers.<i>.* tensors)"
+    : `${present.size} decoder layers (${describeRuns([...present].sort((a, b) => a - b))})`;
+  const top = present.size ? Math.max(...present) + 1 : 0;
+  const fix = top === 0
+    ? `use the checkpoint that belongs to this config.json`
+    : top === n
+    ? `the checkpoint is incomplete: download or save it again`
+    : `set num_hidden_layers to ${top} in config.json if the checkpoint is complete, or use ` +
+      `the config.json that belongs to it`;
+  const extra = [...present].filter((i) => i >= n).sort((a, b) => a - b);
+  if (extra.length) {
+    throw new ModelLoadError(
+      `${ckpt.path}: config.json has num_hidden_layers ${n} but the checkpoint holds ${held}; ` +
+        `layers ${describeRuns(extra)} would be left out; ${fix}`,
+    );
+  }
+  if (present.size !== n) {
+    const absent: number[] = [];
+    for (let i = 0; i < n && absent.length < 4; i++) if (!present.has(i)) absent.push(i);
+    const more = n - present.size > absent.length ? `, … (${n - present.size} in all)` : "";
+    throw new ModelLoadError(
+      `${ckpt.path}: config.json has num_hidden_layers ${n} but the checkpoint holds ${held}; ` +
+        `missing layers ${absent.map((i) => `model.layers.${i}`).join(", ")}${more}; ${fix}`,
+    );
+  }
+}
+
+/** `model.layers.0 … model.layers.3, model.layers.7` for sorted layer indices. */
+function describeRuns(ids: number[]): string {
+  const runs: string[] = [];
+  for (let i = 0; i < ids.length;) {
+    let j = i;
+    while (j + 1 < ids.length && ids[j + 1] === ids[j] + 1) j++;
+    runs.push(
+      j === i ? `model.layers.${ids[i]}` : `model.layers.${ids[i]} … model.layers.${ids[j]}`,
+    );
+    i = j + 1;
+  }
+  return runs.length > 6 ? `${runs.slice(0, 6).join(", ")}, …` : runs.join(", ");
+}
+
+/**
  * Loads a Llama-family model (config.json + safetensors) onto the GPU.
  * Tensors are read lazily, one at a time, and converted to `dtype`.
  * `initGPU()` must have completed.
  *
  * @param dir checkpoint directory (default: the embedded `data/tiny`)
- * @throws {ModelLoadError} when a tensor is missing or has the wrong shape or dtype
+ * @throws {ModelLoadError} when a tensor is missing, has the wrong shape or dtype, or holds
+ *   NaN or ±Inf (named with the element)
  * @throws {ConfigError} when config.json is malformed
  *
  * @example
@@ -186,16 +266,37 @@ export async function loadModel(
   await refuseQuantized(path);
   const ckpt = await openCheckpoint(path);
   const weights = new Map<string, Tensor>();
+  let next: Promise<unknown> | undefined;
   try {
     validateCheckpoint(config, ckpt);
-    for (const { name, shape } of expectedTensorNames(config)) {
-      const { data } = await ckpt.read(name, { as: dtype });
+    // Read tensor i+1 from disk while tensor i is checked and uploaded.
+    const expected = expectedTensorNames(config);
+    next = expected.length ? ckpt.read(expected[0].name, { as: dtype }) : undefined;
+    for (let i = 0; i < expected.length; i++) {
+      const { name, shape } = expected[i];
+      const { data } = await (next as ReturnType<typeof ckpt.read>);
+      next = i + 1 < expected.length ? ckpt.read(expected[i + 1].name, { as: dtype }) : undefined;
+      const bad = describeNonFinite(name, data as ArrayLike<number>, shape);
+      if (bad) {
+        const stored = ckpt.info(name).dtype;
+        const overflow = dtype === "f16" && stored !== "F16" && !bad.endsWith("NaN");
+        throw new ModelLoadError(
+          `${ckpt.path}: ${bad}` +
+            (overflow
+              ? ` after conversion from ${stored} to f16: the value exceeds the f16 range ` +
+                `(±65504); load with { dtype: "f32" }`
+              : `; weights must be finite: the checkpoint is corrupt or was saved from a ` +
+                `diverged model (download it again, or repair the tensor)`),
+          name,
+        );
+      }
       weights.set(name, Tensor.fromArray(data as Float32Array | Float16Array, shape, dtype));
     }
     const model = new LlamaModel(config, weights, dtype);
     model.source = path;
     return model;
   } catch (e) {
+    next?.catch(() => {}); // a read already started must not end as an unhandled rejection
     for (const t of weights.values()) t.dispose();
     throw e;
   } finally {

@@ -69,6 +69,14 @@ export function checkInputQuantizer(a: InputQuantizer, label = "input quantizer"
           `${label}: activations are quantized per token and symmetric; got ${describe(q)}`,
         );
       }
+      if (q.rounding.kind !== "nearest" || q.range.kind !== "minmax") {
+        throw new RangeError(
+          `${label}: activations are rounded to nearest with each token's min-max range, ` +
+            `on the fly; got ${describe(q)}. Use rounding { kind: "nearest" } and ` +
+            `range { kind: "minmax" } for the activation quantizer (stochastic rounding and ` +
+            `other ranges apply to weights only)`,
+        );
+      }
       const clip = a.clip ?? 1;
       if (!(clip > 0 && clip <= 1)) throw new RangeError(`${label}: clip ${clip} ∉ (0, 1]`);
       return { kind: "token", quantizer: q, clip };
@@ -144,6 +152,12 @@ export interface CrossQuantOptions {
 function formatOf(q: Quantizer) {
   const fmt = elementFormat(q.format);
   if (!q.symmetric) throw new RangeError(`CrossQuant: ${describe(q)} must be symmetric`);
+  if (q.rounding.kind !== "nearest") {
+    throw new RangeError(
+      `CrossQuant: activations are rounded to nearest on the fly; got ${describe(q)}. ` +
+        `Use rounding { kind: "nearest" } for the activation quantizer`,
+    );
+  }
   return { table: decisionTable(fmt), maxValue: isInt(fmt) ? fmt.qmax : fmt.maxValue };
 }
 

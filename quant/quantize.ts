@@ -40,6 +40,7 @@ import {
   nvfp4TensorEncodeScale,
   symmetricScale,
 } from "./formats/mod.ts";
+import { firstNonFinite } from "../model/finite.ts";
 import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
 import { groupRanges } from "./range.ts";
@@ -129,7 +130,12 @@ export async function quantizePass(
   const stats = await statsT.data() as Float32Array;
   for (let i = 0; i < groups; i++) {
     if (stats[i * GROUP_STATS_WIDTH + 6] > 0) {
-      const at = stats[i * GROUP_STATS_WIDTH + 7];
+      // the kernel gives the index within the group (exact up to 2²⁴); the tensor index is
+      // formed here in f64, and for larger groups found by scanning the group
+      const at = groupSize <= 2 ** 24
+        ? i * groupSize + stats[i * GROUP_STATS_WIDTH + 7]
+        : i * groupSize +
+          firstNonFinite((await x.data()).subarray(i * groupSize, (i + 1) * groupSize));
       const coord = x.rank === 2 ? `[${Math.floor(at / cols)}, ${at % cols}]` : `[${at}]`;
       throw new RangeError(
         `quantize ${name}: element ${coord} is NaN or ±Inf; quantization needs finite values ` +
@@ -142,6 +148,15 @@ export async function quantizePass(
   const ranges = await groupRanges(q, x, stats, { groupSize, groups, name });
 
   // 3. scales by the format's rule, in f32 like the references
+  // (a group whose scale its storage cannot hold fails here, naming the group)
+  const place = (i: number): string => {
+    const c0 = (i * groupSize) % cols;
+    const row = x.rank === 2 ? `row ${Math.floor(i * groupSize / cols)}, ` : "";
+    const range = !q.symmetric
+      ? `the range [${ranges.min[i]}, ${ranges.max[i]}]`
+      : `${ranges.kind === "mean" ? "a mean magnitude" : "a clipping range"} of ${ranges.clip[i]}`;
+    return `${name}: group ${i} (${row}columns ${c0}–${c0 + groupSize - 1}) has ${range}`;
+  };
   const table = decisionTable(fmt);
   const enc = new Float32Array(groups);
   const dec = new Float32Array(groups);
@@ -155,6 +170,7 @@ export async function quantizePass(
     for (let i = 0; i < groups; i++) {
       const { scale, zero } = affineParams(ranges.min[i], ranges.max[i], fmt);
       enc[i] = dec[i] = storeScale(scale, q.scale);
+      if (!Number.isFinite(dec[i])) throw scaleOverflow(place(i), scale, q);
       zeros[i] = zero;
     }
   } else if (q.scale === "e8m0") {
@@ -189,7 +205,9 @@ export async function quantizePass(
       if (ranges.kind === "mean") s = f(Math.max(ranges.clip[i], eps)); // absmean / absmedian
       else if (isInt(fmt)) s = symmetricScale(ranges.clip[i], fmt);
       else s = ranges.clip[i] === 0 ? 1 : f(ranges.clip[i] / maxValue);
-      s = storeScale(s, q.scale);
+      const stored = storeScale(s, q.scale);
+      if (!Number.isFinite(stored)) throw scaleOverflow(place(i), s, q);
+      s = stored;
       dec[i] = s;
       // a zero scale (binary of an all-zero group) still needs a finite encode divisor
       enc[i] = s > 0 ? s : 1;
@@ -255,6 +273,17 @@ function quantizedTensor(
     },
   };
 }
+
+/** The error for a scale its storage format cannot hold (an f16 scale above 65504). */
+function scaleOverflow(where: string, scale: number, q: Quantizer): RangeError {
+  return new RangeError(
+    `quantize ${where}, which needs a scale of ${scale}; ${q.scale} scales hold at most ` +
+      `${F16_MAX}, so the group would decode to NaN. Store scales in f32 (the option ` +
+      `{ scale: "f32" }, or withSettings(q, { scale: "f32" })), or clip the outlier first`,
+  );
+}
+
+const F16_MAX = 65504;
 
 /** Rounds a scale to its storage format (f16 scales are f16-representable; never 0 → NaN). */
 function storeScale(s: number, format: string): number {

@@ -95,6 +95,11 @@ function granularity(o: QuantizerOptions, fallback: Granularity): Granularity {
 
 const synthesized = new Map<string, ElementFormat>();
 
+/** A format by its own name only: never an inherited property such as "constructor". */
+function knownFormat(name: string): ElementFormat | undefined {
+  return Object.hasOwn(formats, name) ? formats[name] : synthesized.get(name);
+}
+
 /**
  * The element format named `name`: a key of `formats`, or any `int<b>`,
  * `int<b>r` or `uint<b>` with 1 ≤ b ≤ 8. Throws, listing the names, when unknown.
@@ -106,7 +111,10 @@ const synthesized = new Map<string, ElementFormat>();
  * ```
  */
 export function elementFormat(name: string): ElementFormat {
-  const known = formats[name] ?? synthesized.get(name);
+  if (typeof name !== "string") {
+    throw new TypeError(`format must be a string naming a format, got ${JSON.stringify(name)}`);
+  }
+  const known = knownFormat(name);
   if (known) return known;
   const m = /^(u?)int([1-8])(r?)$/.exec(name);
   if (m) {
@@ -137,7 +145,7 @@ export function elementFormat(name: string): ElementFormat {
  * ```
  */
 export function registerFormat(fmt: ElementFormat): ElementFormat {
-  const taken = formats[fmt.name] ?? synthesized.get(fmt.name);
+  const taken = knownFormat(fmt.name);
   if (taken === fmt) return fmt;
   if (taken) {
     throw new RangeError(`registerFormat: the name "${fmt.name}" is taken by another format`);
@@ -146,25 +154,148 @@ export function registerFormat(fmt: ElementFormat): ElementFormat {
   return fmt;
 }
 
-function make(q: Quantizer): Quantizer {
+/** The most bins a KL range search takes (its work grows with bins × levels). */
+export const MAX_KL_BINS = 1 << 16;
+/** The most steps an MSE clipping search takes. */
+export const MAX_MSE_GRID = 4096;
+
+const FIELDS = ["format", "symmetric", "granularity", "rounding", "range", "scale"] as const;
+const SCALES: readonly ScaleFormat[] = ["f32", "f16", "e8m0", "e4m3"];
+/** Each kind's own fields (besides `kind`), by setting. */
+const KINDS: Record<"granularity" | "rounding" | "range", Record<string, readonly string[]>> = {
+  granularity: { tensor: [], channel: ["axis"], group: ["size"], token: [] },
+  rounding: { nearest: [], stochastic: ["seed"] },
+  range: {
+    minmax: [],
+    percentile: ["p"],
+    mse: ["grid", "minRatio"],
+    kl: ["bins"],
+    absmean: [],
+    absmedian: [],
+  },
+};
+
+const show = (v: unknown) => (v === undefined ? "missing" : `${JSON.stringify(v) ?? String(v)}`);
+const list = (xs: readonly string[]) => xs.map((x) => JSON.stringify(x)).join(", ");
+
+/**
+ * Checks every field of a quantizer (from a builder or from JSON) against the
+ * schema; errors name the field, what it is, and the allowed values.
+ */
+function validate(o: unknown, where: string): Quantizer {
+  const bad = (field: string, v: unknown, allowed: string, E = RangeError) =>
+    new E(`${where}: ${field} is ${show(v)}; ${allowed}`);
+  if (o === null || typeof o !== "object" || Array.isArray(o)) {
+    throw new TypeError(
+      `${where}: expected an object with the fields ${FIELDS.join(", ")}, got ${show(o)}`,
+    );
+  }
+  const r = o as Record<string, unknown>;
+  for (const k of Object.keys(r)) {
+    if (!(FIELDS as readonly string[]).includes(k)) {
+      throw new TypeError(`${where}: unknown field "${k}"; the fields are ${FIELDS.join(", ")}`);
+    }
+  }
+  if (typeof r.format !== "string") {
+    throw bad("format", r.format, 'expected a format name such as "int4"', TypeError);
+  }
+  try {
+    elementFormat(r.format);
+  } catch {
+    throw bad(
+      "format",
+      r.format,
+      `an unknown format; allowed: ${Object.keys(formats).join(", ")}, a registered format, ` +
+        `or int<b>/int<b>r/uint<b> with 1 ≤ b ≤ 8`,
+    );
+  }
+  if (typeof r.symmetric !== "boolean") {
+    throw bad("symmetric", r.symmetric, "expected true or false", TypeError);
+  }
+  for (const setting of ["granularity", "rounding", "range"] as const) {
+    const v = r[setting];
+    const kinds = KINDS[setting];
+    if (v === null || typeof v !== "object" || Array.isArray(v)) {
+      throw bad(setting, v, `expected an object { kind: ${list(Object.keys(kinds))} }`, TypeError);
+    }
+    const kind = (v as Record<string, unknown>).kind;
+    if (typeof kind !== "string" || !Object.hasOwn(kinds, kind)) {
+      throw bad(`${setting}.kind`, kind, `allowed: ${list(Object.keys(kinds))}`);
+    }
+    for (const k of Object.keys(v)) {
+      if (k !== "kind" && !kinds[kind].includes(k)) {
+        const own = kinds[kind].length ? `; its fields are ${kinds[kind].join(", ")}` : "";
+        throw new TypeError(`${where}: ${setting} "${kind}" has no field "${k}"${own}`);
+      }
+    }
+  }
+  const g = r.granularity as Record<string, unknown>;
+  if (g.kind === "channel" && g.axis !== 0 && g.axis !== 1) {
+    throw bad("granularity.axis", g.axis, "allowed: 0 (per output row) or 1 (per input column)");
+  }
+  if (g.kind === "group" && !(Number.isSafeInteger(g.size) && (g.size as number) >= 1)) {
+    throw bad("granularity.size", g.size, "expected a positive integer (the group size)");
+  }
+  const rd = r.rounding as Record<string, unknown>;
+  if (
+    rd.kind === "stochastic" &&
+    !(Number.isSafeInteger(rd.seed) && (rd.seed as number) >= 0 && (rd.seed as number) < 2 ** 32)
+  ) {
+    throw bad("rounding.seed", rd.seed, "expected an integer in [0, 2³²) for stochastic rounding");
+  }
+  const rg = r.range as Record<string, unknown>;
+  const num = (v: unknown): v is number => typeof v === "number" && Number.isFinite(v);
+  if (rg.kind === "percentile" && !(num(rg.p) && rg.p > 0 && rg.p <= 100)) {
+    throw bad("range.p", rg.p, "expected a percentile in (0, 100]");
+  }
+  if (rg.kind === "mse") {
+    if (
+      !(Number.isSafeInteger(rg.grid) && (rg.grid as number) >= 1 &&
+        (rg.grid as number) <= MAX_MSE_GRID)
+    ) {
+      throw bad("range.grid", rg.grid, `expected an integer from 1 to ${MAX_MSE_GRID}`);
+    }
+    if (!(num(rg.minRatio) && rg.minRatio > 0 && rg.minRatio <= 1)) {
+      throw bad("range.minRatio", rg.minRatio, "expected a number in (0, 1]");
+    }
+  }
+  if (
+    rg.kind === "kl" &&
+    !(Number.isSafeInteger(rg.bins) && (rg.bins as number) >= 1 &&
+      (rg.bins as number) <= MAX_KL_BINS)
+  ) {
+    throw bad("range.bins", rg.bins, `expected an integer from 1 to ${MAX_KL_BINS} (e.g. 2048)`);
+  }
+  if (typeof r.scale !== "string" || !(SCALES as readonly string[]).includes(r.scale)) {
+    throw bad("scale", r.scale, `allowed: ${list(SCALES)}`);
+  }
+  return r as unknown as Quantizer;
+}
+
+function make(q: Quantizer, where = "quantizer"): Quantizer {
+  validate(q, where);
   const fmt = elementFormat(q.format);
   if (!q.symmetric && !isInt(fmt)) {
     throw new RangeError(
-      `${q.format}: asymmetric (zero-point) quantization needs an integer format`,
+      `${where}: symmetric is false with format "${q.format}"; asymmetric (zero-point) ` +
+        `quantization needs an integer format`,
     );
   }
-  if (q.range.kind === "percentile" && !(q.range.p > 0 && q.range.p <= 100)) {
-    throw new RangeError(`percentile must be in (0, 100], got ${q.range.p}`);
-  }
-  if (
-    q.range.kind === "mse" && !(q.range.minRatio > 0 && q.range.minRatio <= 1 && q.range.grid >= 1)
-  ) {
-    throw new RangeError(`mse range needs grid ≥ 1 and minRatio in (0, 1]`);
-  }
   if ((q.scale === "e8m0" || q.scale === "e4m3") && q.granularity.kind !== "group") {
-    throw new RangeError(`${q.scale} block scales need a group granularity (MX: 32, NVFP4: 16)`);
+    throw new RangeError(
+      `${where}: scale "${q.scale}" with granularity "${q.granularity.kind}"; ${q.scale} block ` +
+        `scales need a group granularity (MX: 32, NVFP4: 16)`,
+    );
   }
-  return Object.freeze({ ...q });
+  // a deep copy, so later changes to the caller's objects cannot change the quantizer
+  return Object.freeze({
+    format: q.format,
+    symmetric: q.symmetric,
+    granularity: Object.freeze({ ...q.granularity }),
+    rounding: Object.freeze({ ...q.rounding }),
+    range: Object.freeze({ ...q.range }),
+    scale: q.scale,
+  }) as Quantizer;
 }
 
 /** True for the integer formats (which have qmin/qmax). */
@@ -466,9 +597,14 @@ export function groupCount(q: Quantizer, rows: number, cols: number): number {
  * ```
  */
 export function fromJSON(json: string): Quantizer {
-  const o = JSON.parse(json);
-  for (const key of ["format", "symmetric", "granularity", "rounding", "range", "scale"]) {
-    if (!(key in o)) throw new TypeError(`quantizer JSON is missing "${key}"`);
+  if (typeof json !== "string") {
+    throw new TypeError(`quantizer JSON: expected a string, got ${typeof json}`);
   }
-  return make(o as Quantizer);
+  let o: unknown;
+  try {
+    o = JSON.parse(json);
+  } catch (e) {
+    throw new SyntaxError(`quantizer JSON is not valid JSON (${(e as Error).message})`);
+  }
+  return make(o as Quantizer, "quantizer JSON");
 }

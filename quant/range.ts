@@ -17,7 +17,7 @@
 import type { Tensor } from "../kernels/tensor.ts";
 import { GROUP_STATS_WIDTH, mseClipSearch } from "../kernels/ops/quantize.ts";
 import { Tensor as T } from "../kernels/tensor.ts";
-import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
+import { elementFormat, isInt, MAX_KL_BINS, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
 
 /** Per-group ranges: `clip` (symmetric magnitude, or the mean magnitude for absmean/absmedian) and min/max. */
@@ -170,7 +170,15 @@ export function quantile(v: Float64Array, p: number): number {
 /**
  * KL-divergence calibration (TensorRT-style): the clipping threshold of |x|
  * whose `levels`-level quantized histogram is closest in KL divergence to the
- * clipped reference histogram of `bins` bins.
+ * clipped reference histogram of `bins` bins (1 ≤ bins ≤ {@link MAX_KL_BINS}).
+ *
+ * For each candidate threshold (the first i bins, i = levels + 1 … bins):
+ * P is the histogram clipped at bin i (the outliers added to bin i − 1); Q
+ * merges those i bins into levels + 1 runs and spreads each run's count over
+ * its nonzero bins; the score is KL(P ‖ Q), with a missing bin of Q costing
+ * 30 nats per unit of P's mass. With prefix sums of the counts, of c·ln c and
+ * of the nonzero bins, each run's share of the sum is found in constant
+ * time, so the search takes O(bins · levels) work, not O(bins²).
  *
  * @example
  * ```ts
@@ -179,58 +187,71 @@ export function quantile(v: Float64Array, p: number): number {
  * ```
  */
 export function klThreshold(x: ArrayLike<number>, levels: number, bins = 2048): number {
+  if (!Number.isSafeInteger(bins) || bins < 1 || bins > MAX_KL_BINS) {
+    throw new RangeError(
+      `klThreshold: bins is ${bins}; expected an integer from 1 to ${MAX_KL_BINS} (e.g. 2048)`,
+    );
+  }
+  if (!(levels >= 0 && levels <= MAX_KL_BINS)) {
+    throw new RangeError(
+      `klThreshold: levels is ${levels}; expected a number in [0, ${MAX_KL_BINS}]`,
+    );
+  }
   let amax = 0;
   for (let i = 0; i < x.length; i++) amax = Math.max(amax, Math.abs(x[i]));
   if (amax === 0) return 0;
   const hist = new Float64Array(bins);
   const width = amax / bins;
   for (let i = 0; i < x.length; i++) hist[Math.min(bins - 1, Math.floor(Math.abs(x[i]) / width))]++;
+  // prefix sums: counts, c·ln c and nonzero bins of hist[0, j)
+  const count = new Float64Array(bins + 1);
+  const clnc = new Float64Array(bins + 1);
+  const nonzero = new Float64Array(bins + 1);
+  for (let j = 0; j < bins; j++) {
+    const c = hist[j];
+    count[j + 1] = count[j] + c;
+    clnc[j + 1] = clnc[j] + (c > 0 ? c * Math.log(c) : 0);
+    nonzero[j + 1] = nonzero[j] + (c > 0 ? 1 : 0);
+  }
+  const total = count[bins];
   const nq = Math.max(1, Math.round(levels) + 1);
   let best = bins;
   let bestKl = Infinity;
   for (let i = nq; i <= bins; i++) {
-    const p = hist.slice(0, i);
-    let outliers = 0;
-    for (let j = i; j < bins; j++) outliers += hist[j];
-    p[i - 1] += outliers;
-    // quantize the first i bins into nq levels, expanding each level over its nonzero bins
-    const q = new Float64Array(i);
+    // Σ over nonzero p_j with q_j > 0 of p_j·(ln p_j − ln q_j), the mass there, and the
+    // mass where q_j = 0 (only the last bin can have p > 0 = q: the outliers on an empty bin)
+    const sq = count[i];
+    if (sq === 0) continue;
+    let plogpq = 0, matched = 0, missing = 0;
     const per = i / nq;
     for (let k = 0; k < nq; k++) {
+      const last = k === nq - 1;
       const start = Math.floor(k * per);
-      const end = k === nq - 1 ? i : Math.floor((k + 1) * per);
-      let total = 0;
-      let nonzero = 0;
-      for (let j = start; j < end; j++) {
-        total += hist[j];
-        if (hist[j] > 0) nonzero++;
+      const end = last ? i : Math.floor((k + 1) * per);
+      const runTotal = count[end] - count[start];
+      // q_j = runTotal / (nonzero bins of the run) on the run's nonzero bins, 0 elsewhere
+      const lnq = runTotal > 0 ? Math.log(runTotal / (nonzero[end] - nonzero[start])) : 0;
+      // bins [start, stop) have p = hist; the last bin i − 1 also takes the outliers
+      const stop = last ? i - 1 : end;
+      const inRun = count[stop] - count[start];
+      plogpq += clnc[stop] - clnc[start] - inRun * lnq;
+      matched += inRun;
+      if (last) {
+        const p = hist[i - 1] + (total - count[i]);
+        if (p > 0 && hist[i - 1] > 0) {
+          plogpq += p * (Math.log(p) - lnq);
+          matched += p;
+        } else missing += p;
       }
-      for (let j = start; j < end; j++) if (hist[j] > 0) q[j] = total / nonzero;
     }
-    const kl = klDivergence(p, q);
+    // KL = Σ (p/sp)·ln((p/sp)/(q/sq)) + 30·missing/sp, with sp = total
+    const kl = (plogpq + matched * (Math.log(sq) - Math.log(total))) / total + 30 * missing / total;
     if (kl < bestKl) {
       bestKl = kl;
       best = i;
     }
   }
   return (best + 0.5) * width;
-}
-
-function klDivergence(p: Float64Array, q: Float64Array): number {
-  let sp = 0, sq = 0;
-  for (let i = 0; i < p.length; i++) {
-    sp += p[i];
-    sq += q[i];
-  }
-  if (sp === 0 || sq === 0) return Infinity;
-  let kl = 0;
-  for (let i = 0; i < p.length; i++) {
-    if (p[i] === 0) continue;
-    const pi = p[i] / sp;
-    const qi = q[i] / sq;
-    kl += qi > 0 ? pi * Math.log(pi / qi) : pi * 30; // a missing bin costs a large penalty
-  }
-  return kl;
 }
 
 async function cpuMseRatio(

@@ -1,12 +1,17 @@
 /**
  * Notebook hygiene, checked without running them (the notebook runner executes
- * them): every notebook has its percent-format source in notebooks/src/ and
- * matches it cell for cell, has a claim cell, imports the library only through
- * mod.ts, and its code type-checks (Deno's Jupyter kernel runs without
- * type-checking, so this is where a wrong option name is caught).
+ * them and checks the recorded claims): every notebook has its percent-format
+ * source in notebooks/src/ and matches it cell for cell, has a claim cell that
+ * makes its claims through a Scorecard (`.claim(` … `.finish()`), commits its
+ * expected outcomes in notebooks/claims/<name>.json, states its conclusion in a
+ * code cell (no markdown "Conclusion" cell, where measured numbers would be
+ * typed by hand), imports the library only through mod.ts, and its code
+ * type-checks (Deno's Jupyter kernel runs without type-checking, so this is
+ * where a wrong option name is caught).
  */
 import { assert, assertEquals } from "@std/assert";
 import { cellsFromScript } from "../tools/nb_from_script.ts";
+import { readExpected } from "../viz/claim.ts";
 
 const root = new URL("../", import.meta.url);
 const notebooks: string[] = [];
@@ -35,7 +40,20 @@ Deno.test("every notebook matches its source in notebooks/src and has a claim ce
     );
     const claim = cells.filter((c) => c.cell_type === "code" && /^\/\/ claim:/.test(text(c)));
     assert(claim.length > 0, `${name} has no claim cell (a code cell starting with "// claim:")`);
-    assert(claim.some((c) => /throw /.test(text(c))), `${name}: the claim cell never throws`);
+    assert(
+      claim.some((c) => /\.claim\(/.test(text(c)) && /\.finish\(\)/.test(text(c))),
+      `${name}: the claim cell must make its claims with card.claim({...}) and end with ` +
+        `card.finish() (const card = new lb.Scorecard("${name.replace(/\.ipynb$/, "")}"))`,
+    );
+    for (const c of cells) {
+      if (c.cell_type !== "markdown") continue;
+      const title = text(c).split("\n").find((l) => /^#{1,6}\s/.test(l)) ?? "";
+      assert(
+        !/^#{1,6}\s*conclusions?\b/i.test(title),
+        `${name} has a markdown cell titled "${title}"; a conclusion quotes measured numbers, ` +
+          "so it is a code cell building its text with lb.markdown(`...${x.toFixed(3)}...`)",
+      );
+    }
     for (const c of cells) {
       if (c.cell_type !== "code") continue;
       for (const m of text(c).matchAll(/from "(\.\.\/[^"]+)"/g)) {
@@ -46,6 +64,15 @@ Deno.test("every notebook matches its source in notebooks/src and has a claim ce
         );
       }
     }
+  }
+});
+
+Deno.test("every notebook commits its expected claim outcomes in notebooks/claims/", () => {
+  for (const name of notebooks) {
+    const nb = name.replace(/\.ipynb$/, "");
+    const path = new URL(`notebooks/claims/${nb}.json`, root).pathname;
+    const expected = readExpected(nb, path); // throws, naming the file, when missing or invalid
+    assert(Object.keys(expected).length > 0, `${path} lists no claims; a notebook needs one`);
   }
 });
 

@@ -1,5 +1,6 @@
 /**
  * `site/index.html`: every notebook with its pass/fail status, claim status,
+ * its claims' ✓ / ✗ / not-reproduced counts (linked to `scorecard.html`),
  * run time and, for failures, the error.
  *
  * @example
@@ -16,6 +17,7 @@
 
 import { escapeHtml } from "../viz/display.ts";
 import type { NotebookResult } from "./nb_run.ts";
+import { claimCounts, countsText } from "./nb_scorecard.ts";
 
 const BADGE: Record<string, string> = {
   passed: "#2ca02c",
@@ -41,6 +43,7 @@ function badge(text: string, color: string): string {
  */
 export function indexHTML(results: NotebookResult[], generated = new Date()): string {
   const passed = results.filter((r) => r.ok).length;
+  const counts = claimCounts(results.flatMap((r) => r.claims ?? []));
   const rows = results.map((r) => {
     const err = r.failure
       ? `${escapeHtml(r.failure.reason)}${
@@ -52,6 +55,13 @@ export function indexHTML(results: NotebookResult[], generated = new Date()): st
       `<td>${escapeHtml(r.title)}</td>` +
       `<td>${badge(r.ok ? "passed" : "failed", r.ok ? BADGE.passed : BADGE.failed)}</td>` +
       `<td>${badge(r.claim, BADGE[r.claim])}</td>` +
+      `<td>${
+        r.claims?.length
+          ? `<a href="scorecard.html#${encodeURIComponent(r.name)}--${
+            encodeURIComponent(r.claims[0].id)
+          }">${escapeHtml(countsText(claimCounts(r.claims)))}</a>`
+          : "none"
+      }</td>` +
       `<td style="text-align:right">${r.seconds.toFixed(1)} s</td>` +
       `<td><a href="${encodeURIComponent(r.name)}.ipynb">ipynb</a></td>` +
       `<td style="color:#a00;font-size:90%">${err}</td></tr>`;
@@ -65,11 +75,13 @@ td, th { padding: 4px 10px; border-bottom: 1px solid #ddd; text-align: left; ver
 </style></head>
 <body>
 <h1>lowbit notebooks</h1>
-<p>${passed} passed, ${results.length - passed} failed &middot; generated ${
+<p>${passed} passed, ${results.length - passed} failed &middot; claims: ${
+    countsText(counts)
+  } (<a href="scorecard.html">scorecard</a>) &middot; generated ${
     escapeHtml(generated.toISOString())
   }</p>
 <table>
-<thead><tr><th>notebook</th><th>title</th><th>run</th><th>claim</th><th>time</th><th></th>` +
+<thead><tr><th>notebook</th><th>title</th><th>run</th><th>claim cell</th><th>claims</th><th>time</th><th></th>` +
     `<th>error</th></tr></thead>
 <tbody>
 ${rows}

@@ -14,6 +14,7 @@
 
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type ClaimRecord, type Outcome, readClaims, readExpected } from "../viz/claim.ts";
 
 /** The first-line marker of a notebook's claim cell. */
 export const CLAIM_MARKER = "// claim:";
@@ -57,7 +58,10 @@ export type ClaimStatus = "passed" | "failed" | "not-run" | "missing";
 
 /** Where and why a notebook failed. */
 export interface NotebookFailure {
-  /** "error" (a cell threw), "timeout", "dead-kernel", "runner", or "claim-missing". */
+  /**
+   * "error" (a cell threw), "timeout", "dead-kernel", "runner", "claim-missing", or "claims"
+   * (the recorded claims are not exactly the expected ones with their expected outcomes).
+   */
   reason: string;
   /** Index of the failing cell among all cells (null when none applies). */
   cell: number | null;
@@ -87,6 +91,10 @@ export interface NotebookResult {
   executed: string;
   /** What went wrong, when `ok` is false. */
   failure?: NotebookFailure;
+  /** The claims the notebook recorded (`<outDir>/claims/<name>.arrow`), in order. */
+  claims?: ClaimRecord[];
+  /** The committed expected outcomes (`<notebooks>/claims/<name>.json`), when readable. */
+  expected?: Record<string, Outcome>;
 }
 
 /** Options of {@linkcode runNotebook}. */
@@ -99,6 +107,8 @@ export interface RunOptions {
   kernel?: string;
   /** Python with nbclient (default $LOWBIT_PYTHON or /usr/bin/python3). */
   python?: string;
+  /** The committed expected outcomes (default `<notebook's folder>/claims/<name>.json`). */
+  expectedPath?: string;
 }
 
 /**
@@ -264,8 +274,13 @@ export async function runNotebook(path: string, options: RunOptions): Promise<No
   const limit = options.limitS ?? 120;
   const python = options.python ?? Deno.env.get("LOWBIT_PYTHON") ?? "/usr/bin/python3";
   await Deno.mkdir(options.outDir, { recursive: true });
+  // the kernel's Scorecard writes <outDir>/claims/<name>.arrow; a stale file must not count
+  const claimsDir = resolve(options.outDir, "claims");
+  const claimsFile = join(claimsDir, `${name}.arrow`);
+  await Deno.remove(claimsFile).catch(() => {});
   const t0 = performance.now();
   const child = new Deno.Command(python, {
+    env: { LOWBIT_CLAIMS_OUT: claimsDir },
     args: [
       EXECUTOR,
       path,
@@ -302,7 +317,99 @@ export async function runNotebook(path: string, options: RunOptions): Promise<No
     return { name, title: name, ok: false, seconds, claim: "not-run", executed, failure };
   }
   const nb: Notebook = JSON.parse(await Deno.readTextFile(executed));
-  return { name, title: notebookTitle(nb, name), seconds, executed, ...judge(nb, status) };
+  const result: NotebookResult = {
+    name,
+    title: notebookTitle(nb, name),
+    seconds,
+    executed,
+    ...judge(nb, status),
+  };
+  const expectedPath = options.expectedPath ?? join(dirname(path), "claims", `${name}.json`);
+  const c = checkClaims(name, claimsFile, expectedPath);
+  result.claims = c.claims;
+  result.expected = c.expected;
+  if (c.problem && result.ok) {
+    result.ok = false;
+    result.failure = {
+      reason: "claims",
+      cell: claimCell(nb) < 0 ? null : claimCell(nb),
+      sourceHead: "",
+      ename: "ClaimsMismatch",
+      evalue: c.problem,
+      traceback: [],
+    };
+  }
+  return result;
+}
+
+/** What {@linkcode checkClaims} found. */
+export interface ClaimsCheck {
+  /** The recorded claims (empty when the file is missing). */
+  claims: ClaimRecord[];
+  /** The expected outcomes, when readable. */
+  expected?: Record<string, Outcome>;
+  /** Why the claims do not pass, or undefined when they do. */
+  problem?: string;
+}
+
+/**
+ * Compares a notebook's recorded claims (its Arrow file) with its committed
+ * expected outcomes: they must hold exactly the same ids, each with the
+ * expected outcome, and there must be at least one. A notebook without
+ * claims fails.
+ *
+ * @example
+ * ```ts
+ * import { checkClaims } from "./nb_run.ts";
+ * const c = checkClaims("x", "/no/such.arrow", "/no/such.json");
+ * if (!c.problem?.includes("expected outcomes")) throw new Error(c.problem);
+ * ```
+ */
+export function checkClaims(name: string, arrowPath: string, expectedPath: string): ClaimsCheck {
+  let expected: Record<string, Outcome> | undefined;
+  let claims: ClaimRecord[] = [];
+  const problems: string[] = [];
+  try {
+    expected = readExpected(name, expectedPath);
+  } catch (e) {
+    problems.push((e as Error).message);
+  }
+  let exists = false;
+  try {
+    exists = Deno.statSync(arrowPath).isFile;
+  } catch { /* not written */ }
+  if (exists) {
+    try {
+      claims = readClaims(arrowPath);
+    } catch (e) {
+      problems.push((e as Error).message);
+    }
+  } else {
+    problems.push(
+      `no claims were recorded (${arrowPath} is missing): the claim cell must call ` +
+        `card.claim(...) on a new lb.Scorecard("${name}")`,
+    );
+  }
+  if (expected) {
+    const ids = Object.keys(expected);
+    if (ids.length === 0) problems.push(`${expectedPath} lists no claims; a notebook needs one`);
+    const made = new Map(claims.map((r) => [r.id, r]));
+    const notMade = ids.filter((id) => !made.has(id));
+    if (exists && notMade.length) {
+      problems.push(`expected claim(s) not made: ${notMade.join(", ")}`);
+    }
+    const extra = claims.filter((r) => !Object.hasOwn(expected!, r.id)).map((r) => r.id);
+    if (extra.length) {
+      problems.push(`claim(s) not in ${expectedPath}: ${extra.join(", ")}`);
+    }
+    for (const r of claims) {
+      const want = Object.hasOwn(expected, r.id) ? expected[r.id] : undefined;
+      if (want && r.outcome !== want) {
+        problems.push(`"${r.id}" ${r.outcome}, expected ${want}`);
+      }
+    }
+  }
+  return { claims, expected, problem: problems.length ? problems.join("; ") : undefined };
 }
 
 /**

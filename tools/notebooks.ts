@@ -1,10 +1,15 @@
 /**
  * `deno task notebooks`: executes every `notebooks/*.ipynb` headless, each in
- * a fresh Deno kernel with a time limit; writes `site/<name>.ipynb`, exports
- * `site/<name>.html` (plotly rendered offline) and `site/index.html`; checks
- * the pages in headless Chromium; and ends with the line `N passed, N failed`
- * (notebooks). A notebook passes when every cell ran, its claim cell (first
- * line `// claim:`) ran clean, and its page rendered.
+ * a fresh Deno kernel with a time limit (with `LOWBIT_CLAIMS_OUT=site/claims`,
+ * where each notebook's `lb.Scorecard` writes `<name>.arrow`); writes
+ * `site/<name>.ipynb`, exports `site/<name>.html` (plotly rendered offline),
+ * `site/scorecard.html` (every claim: ✓ / ✗ / does not reproduce at this
+ * scale, with its numbers) and `site/index.html`; checks the pages in headless
+ * Chromium; and ends with the line `N passed, N failed` (notebooks). A
+ * notebook passes when every cell ran, its claim cell (first line
+ * `// claim:`) ran clean, the claims it recorded are exactly those of
+ * `<notebooks>/claims/<name>.json` with the committed outcomes (a notebook
+ * without claims fails), and its page rendered.
  *
  * Usage: `deno run -A tools/notebooks.ts [filters…] [options]`
  * - filters: names or substrings (`12-gptq`, `gptq`); files starting with `_`
@@ -29,6 +34,7 @@ import { join } from "node:path";
 import { describeFailure, type NotebookResult, runNotebook } from "./nb_run.ts";
 import { exportHTML } from "./nb_html.ts";
 import { indexHTML } from "./nb_index.ts";
+import { scorecardHTML } from "./nb_scorecard.ts";
 import { browserTest } from "./browser_check.ts";
 
 /** Parsed command line of the runner. */
@@ -138,8 +144,9 @@ async function pool<T, R>(items: T[], jobs: number, fn: (x: T) => Promise<R>): P
 }
 
 function line(r: NotebookResult): string {
+  const n = r.claims?.length ?? 0;
   return r.ok
-    ? `✓ ${r.name} (${r.seconds.toFixed(1)} s, claim ${r.claim})`
+    ? `✓ ${r.name} (${r.seconds.toFixed(1)} s, claim ${r.claim}, ${n} claim${n === 1 ? "" : "s"})`
     : describeFailure(r.name, r.failure!) + `\n    (${r.seconds.toFixed(1)} s, claim ${r.claim})`;
 }
 
@@ -197,7 +204,13 @@ export async function main(args: string[]): Promise<NotebookResult[]> {
     }
   }
   await Deno.mkdir(o.out, { recursive: true });
+  await Deno.writeTextFile(join(o.out, "scorecard.html"), scorecardHTML(results));
   await Deno.writeTextFile(join(o.out, "index.html"), indexHTML(results));
+  if (o.html && o.browser) {
+    const [card] = await browserTest([join(o.out, "scorecard.html")], { minCharts: 0 });
+    console.log(`${card.ok ? "✓" : "✗"} page ${card.page}`);
+    for (const p of card.problems) console.log(`    ${p}`);
+  }
   const total = results.reduce((s, r) => s + r.seconds, 0);
   console.log(`notebooks: ${total.toFixed(1)} s in all; index at ${join(o.out, "index.html")}`);
   return results;

@@ -23,3 +23,4 @@ export * from "./display.ts";
 export * from "./plot.ts";
 export * from "./table.ts";
 export * from "./progress.ts";
+export * from "./claim.ts";

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packBinary } from "./binary.ts";
+ * import { packBinary } from "./pack.ts";
  * import { lowbitMatmul } from "./kernel.ts";
  * await initGPU();
  * using w = packBinary([0, 1, 1], [1, 3], { scales: [0.5] }); // [+1, −1, −1] × 0.5
@@ -17,8 +17,13 @@
  * ```
  * @module
  */
-import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
-import { createPackedWeight, type PackedWeight, packWeights } from "./layout.ts";
+import {
+  bitstreamRawFn,
+  bitstreamStorage,
+  bitstreamUnit,
+  type Codegen,
+  type Storage,
+} from "./codegen.ts";
 
 /**
  * WGSL decoding of binary codes (row stride `stride` words).
@@ -38,39 +43,13 @@ export function binaryCodegen(stride: number): Codegen {
   };
 }
 
-/** Options of {@link packBinary}. */
-export interface PackBinaryOptions {
-  /** Codes per scale group (default K). */
-  groupSize?: number;
-  /** Scales `[N, K/groupSize]`. */
-  scales: ArrayLike<number>;
-  /** Dtype of the scales on the GPU (default f16). */
-  scaleDtype?: "f16" | "f32";
-}
-
 /**
- * Packs binary codes (0 → +1, 1 → −1; row-major `[N, K]`).
+ * The storage of binary weights: 1 bit per code, 32 per word.
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
- * import { packBinary } from "./binary.ts";
- * await initGPU();
- * using w = packBinary(new Array(64).fill(1), [2, 32], { scales: [1, 1] });
- * console.log(w.codes.shape); // [2, 4]
+ * import { BINARY } from "./binary.ts";
+ * console.log(BINARY.unitCodes); // 32
  * ```
  */
-export function packBinary(
-  codes: ArrayLike<number>,
-  shape: readonly [number, number] | readonly number[],
-  options: PackBinaryOptions,
-): PackedWeight {
-  return createPackedWeight({
-    format: "binary",
-    shape,
-    groupSize: options.groupSize,
-    words: packWeights(codes, shape, "binary"),
-    scales: options.scales,
-    scaleDtype: options.scaleDtype,
-  });
-}
+export const BINARY: Storage = bitstreamStorage("binary", 1, (stride) => binaryCodegen(stride));

@@ -7,7 +7,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packCodebook } from "./codebook.ts";
+ * import { packCodebook } from "./pack.ts";
  * import { lowbitMatmul } from "./kernel.ts";
  * await initGPU();
  * using w = packCodebook([0, 1, 2, 3], [1, 4], { bits: 2, codebook: [-2, -0.5, 0.5, 2], scales: [1] });
@@ -17,8 +17,13 @@
  * ```
  * @module
  */
-import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
-import { createPackedWeight, type LowbitFormat, type PackedWeight, packWeights } from "./layout.ts";
+import {
+  bitstreamRawFn,
+  bitstreamStorage,
+  bitstreamUnit,
+  type Codegen,
+  type Storage,
+} from "./codegen.ts";
 
 /**
  * WGSL decoding of `bits`-bit codebook codes through the workgroup table.
@@ -40,49 +45,18 @@ export function codebookCodegen(bits: number, stride: number): Codegen {
   };
 }
 
-/** Options of {@link packCodebook}. */
-export interface PackCodebookOptions {
-  /** Bits per code, 1–8. */
-  bits: number;
-  /** The 2^bits values. */
-  codebook: ArrayLike<number>;
-  /** Codes per scale group (default K). */
-  groupSize?: number;
-  /** Scales `[N, K/groupSize]` (all 1 for a plain codebook). */
-  scales: ArrayLike<number>;
-  /** Dtype of the scales on the GPU (default f16). */
-  scaleDtype?: "f16" | "f32";
-}
-
 /**
- * Packs codebook indices (row-major `[N, K]`).
+ * The storage of `bits`-bit codebook indices (1–8) into a table of 2^bits
+ * f32 values that the weight carries.
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
- * import { packCodebook } from "./codebook.ts";
- * await initGPU();
- * using w = packCodebook([0, 7], [1, 2], { bits: 3, codebook: [0, 1, 2, 3, 4, 5, 6, 7], scales: [1] });
- * console.log(w.format); // "codebook3"
+ * import { codebookStorage } from "./codebook.ts";
+ * console.log(codebookStorage(3).codebookSize); // 8
  * ```
  */
-export function packCodebook(
-  codes: ArrayLike<number>,
-  shape: readonly [number, number] | readonly number[],
-  options: PackCodebookOptions,
-): PackedWeight {
-  const { bits } = options;
-  if (!Number.isInteger(bits) || bits < 1 || bits > 8) {
-    throw new RangeError(`packCodebook: bits must be an integer 1…8, got ${bits}`);
-  }
-  const format = `codebook${bits}` as LowbitFormat;
-  return createPackedWeight({
-    format,
-    shape,
-    groupSize: options.groupSize,
-    words: packWeights(codes, shape, format),
-    scales: options.scales,
-    scaleDtype: options.scaleDtype,
-    codebook: options.codebook,
+export function codebookStorage(bits: number): Storage {
+  return bitstreamStorage(`codebook${bits}`, bits, (stride) => codebookCodegen(bits, stride), {
+    codebookSize: 2 ** bits,
   });
 }

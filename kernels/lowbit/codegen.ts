@@ -1,7 +1,11 @@
 /**
  * The contract between a format family (int.ts, ternary.ts, fp4.ts, …) and the
- * GEMV/GEMM generator (kernel.ts): how a unit of packed words turns into code
- * values in WGSL. Each family file exports a {@link Codegen} factory.
+ * GEMV/GEMM generators: how a unit of packed words turns into code values in
+ * WGSL ({@link Codegen}), and the storage facts a packed weight carries with
+ * its decoder ({@link Storage}). Each family file exports its storages; the
+ * kernels read the storage from the weight and never look at a format's name,
+ * so a format defined elsewhere (e.g. in `quant/formats/`) plugs in by
+ * handing `createPackedWeight` its own {@link Storage}.
  *
  * @example
  * ```ts
@@ -111,4 +115,70 @@ export function wgslF32(v: number): string {
   if (Number.isNaN(v)) return "bitcast<f32>(0x7fc00000u)";
   const s = String(Math.fround(v));
   return /[.e]/.test(s) ? s : `${s}.0`;
+}
+
+/**
+ * How a format stores its codes and scales, and its WGSL decoder: everything
+ * the packer (layout.ts) and the matmul generators need to know about a
+ * format. A weight carries its storage; nothing dispatches on `name`.
+ */
+export interface Storage {
+  /** The format's name (labels and errors only). */
+  readonly name: string;
+  /** Bits per stored code (ternary5 reports 1.6: 5 codes per byte). */
+  readonly bits: number;
+  /** Codes per decode unit (a unit never straddles a scale group). */
+  readonly unitCodes: number;
+  /** u32 words per decode unit. */
+  readonly unitWords: number;
+  /** How scales are stored: float (f16/f32 tensor), or 8-bit E4M3 / E8M0 codes. */
+  readonly scale: "float" | "e4m3" | "e8m0";
+  /** Codes that are not valid for the format (rejected by `packWeights`). */
+  readonly invalid?: (code: number) => boolean;
+  /** Exclusive upper bound of a code (default 2^bits). */
+  readonly codeLimit?: number;
+  /** Codes are the integers themselves: two's complement, or unsigned with zero points. */
+  readonly integer?: boolean;
+  /** Accepts per-group zero points (then codes are read unsigned). */
+  readonly zeros?: boolean;
+  /** Number of f32 codebook values the weight must carry (codebook formats). */
+  readonly codebookSize?: number;
+  /** Carries an f32 per-tensor scale multiplying every output (NVFP4). */
+  readonly tensorScale?: boolean;
+  /** A layout other than the bit stream: packs row-major codes into `out` (rows of `stride` words). */
+  packRows?(codes: ArrayLike<number>, N: number, K: number, stride: number, out: Uint32Array): void;
+  /** The inverse of `packRows`. */
+  unpackRows?(words: Uint32Array, N: number, K: number, stride: number, out: Uint8Array): void;
+  /** The WGSL decoder for rows of `stride` words; `zeros`: the weight has zero points. */
+  codegen(stride: number, zeros: boolean): Codegen;
+  /**
+   * The paired GEMV applies (2/4/8-bit bit-stream codes with float scales):
+   * code bits, and whether codes are two's complement when there are no zero points.
+   */
+  readonly paired?: { readonly bits: number; readonly signed: boolean };
+}
+
+/**
+ * A bit-stream storage: `bits`-bit codes packed little-endian along each
+ * row, `32 / gcd(32, bits)` codes per unit of `bits / gcd(32, bits)` words.
+ *
+ * @example
+ * ```ts
+ * import { bitstreamStorage, bitstreamUnit } from "./codegen.ts";
+ * const s = bitstreamStorage("int3", 3, (stride) => ({ unit: (w) => bitstreamUnit(w, 3, 32), rawFn: "", rawValue: (r) => r }));
+ * console.log(s.unitCodes, s.unitWords); // 32 3
+ * ```
+ */
+export function bitstreamStorage(
+  name: string,
+  bits: number,
+  codegen: Storage["codegen"],
+  extra: Partial<Omit<Storage, "name" | "bits" | "codegen">> = {},
+): Storage {
+  const g = gcd(32, bits);
+  return { name, bits, unitCodes: 32 / g, unitWords: bits / g, scale: "float", codegen, ...extra };
+}
+
+function gcd(a: number, b: number): number {
+  return b === 0 ? a : gcd(b, a % b);
 }

@@ -16,7 +16,7 @@
  * @module
  */
 import type { Tensor } from "../tensor.ts";
-import { type LowbitMatmulOptions, planMatmul, run } from "./kernel.ts";
+import { type LowbitMatmulOptions, planMatmul, run } from "../gemm/plan.ts";
 
 /**
  * `y = x · Wᵀ (+ bias)` for a dense f16/f32 weight `W` `[N, K]`.

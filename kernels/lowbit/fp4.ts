@@ -8,7 +8,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packFp4 } from "./fp4.ts";
+ * import { packFp4 } from "./pack.ts";
  * import { lowbitMatmul } from "./kernel.ts";
  * await initGPU();
  * // E2M1 codes 2 (1.0) and 0xd (−3.0); MXFP4 scale code 128 = 2^1, block of 32
@@ -22,8 +22,13 @@
  * ```
  * @module
  */
-import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
-import { createPackedWeight, type LowbitFormat, type PackedWeight, packWeights } from "./layout.ts";
+import {
+  bitstreamRawFn,
+  bitstreamStorage,
+  bitstreamUnit,
+  type Codegen,
+  type Storage,
+} from "./codegen.ts";
 
 /** Values of the 16 E2M1 codes (sign bit 3, exponent bits 2–1, mantissa bit 0). */
 export const E2M1_VALUES: Float32Array = Float32Array.from(
@@ -72,47 +77,23 @@ export function fp4Codegen(stride: number): Codegen {
   };
 }
 
-/** Options of {@link packFp4}. */
-export interface PackFp4Options {
-  /** "fp4" (float scales), "nvfp4" (E4M3 per 16 + tensor scale) or "mxfp4" (E8M0 per 32). */
-  scheme: "fp4" | "nvfp4" | "mxfp4";
-  /** Group size (default 16 for nvfp4, 32 for mxfp4, K for fp4). */
-  groupSize?: number;
-  /** fp4: float scales; nvfp4: E4M3 codes; mxfp4: E8M0 codes (row-major `[N, K/groupSize]`). */
-  scales: ArrayLike<number>;
-  /** nvfp4 per-tensor f32 scale (default 1). */
-  tensorScale?: number;
-  /** Dtype of fp4's float scales (default f16). */
-  scaleDtype?: "f16" | "f32";
-}
+const fp4 = (stride: number) => fp4Codegen(stride);
 
 /**
- * Packs E2M1 codes (row-major `[N, K]`) with the scheme's scales.
+ * The storages of E2M1 codes: `FP4` (float scales), `NVFP4` (E4M3 scale
+ * codes and a tensor scale) and `MXFP4` (E8M0 scale codes).
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
- * import { packFp4 } from "./fp4.ts";
- * await initGPU();
- * using w = packFp4(new Array(32).fill(2), [2, 16], { scheme: "nvfp4", scales: [0x38, 0x38], tensorScale: 0.5 });
- * console.log(w.format, w.groupSize, w.tensorScale); // "nvfp4" 16 0.5
+ * import { MXFP4, NVFP4 } from "./fp4.ts";
+ * console.log(NVFP4.scale, NVFP4.tensorScale, MXFP4.scale); // "e4m3" true "e8m0"
  * ```
  */
-export function packFp4(
-  codes: ArrayLike<number>,
-  shape: readonly [number, number] | readonly number[],
-  options: PackFp4Options,
-): PackedWeight {
-  const format: LowbitFormat = options.scheme;
-  const groupSize = options.groupSize ??
-    (format === "nvfp4" ? 16 : format === "mxfp4" ? 32 : undefined);
-  return createPackedWeight({
-    format,
-    shape,
-    groupSize,
-    words: packWeights(codes, shape, format),
-    scales: options.scales,
-    scaleDtype: options.scaleDtype,
-    tensorScale: options.tensorScale,
-  });
-}
+export const FP4: Storage = bitstreamStorage("fp4", 4, fp4);
+/** NVFP4: E2M1 codes, an E4M3 scale code per group, an f32 tensor scale. */
+export const NVFP4: Storage = bitstreamStorage("nvfp4", 4, fp4, {
+  scale: "e4m3",
+  tensorScale: true,
+});
+/** MXFP4: E2M1 codes, an E8M0 scale code per group. */
+export const MXFP4: Storage = bitstreamStorage("mxfp4", 4, fp4, { scale: "e8m0" });

@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packInt } from "./int.ts";
+ * import { packInt } from "./pack.ts";
  * import { lowbitMatmul } from "./kernel.ts";
  * await initGPU();
  * // int4 codes: 1 → +1, 15 → −1; one group of 8 per row, scale 0.5
@@ -22,8 +22,13 @@
  * ```
  * @module
  */
-import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
-import { createPackedWeight, type LowbitFormat, type PackedWeight, packWeights } from "./layout.ts";
+import {
+  bitstreamRawFn,
+  bitstreamStorage,
+  bitstreamUnit,
+  type Codegen,
+  type Storage,
+} from "./codegen.ts";
 
 /**
  * WGSL decoding of `bits`-bit integers for a row stride of `stride` words.
@@ -62,50 +67,20 @@ function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
 }
 
-/** Options of {@link packInt}. */
-export interface PackIntOptions {
-  /** Bits per code, 2–8. */
-  bits: number;
-  /** Codes per scale group along K (default K). */
-  groupSize?: number;
-  /** Scales, row-major `[N, K/groupSize]`. */
-  scales: ArrayLike<number>;
-  /** Zero points (asymmetric); codes are then read unsigned. */
-  zeros?: ArrayLike<number>;
-  /** Dtype of scales and zeros on the GPU (default f16). */
-  scaleDtype?: "f16" | "f32";
-}
-
 /**
- * Packs integer codes (unsigned storage codes, row-major `[N, K]`) into a GPU
- * {@link PackedWeight}.
+ * The storage of `bits`-bit integers (2–8): two's complement codes, or
+ * unsigned codes with zero points. 2, 4 and 8 bits take the paired GEMV.
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
- * import { packInt } from "./int.ts";
- * await initGPU();
- * using w = packInt([0, 3, 1, 2], [2, 2], { bits: 2, scales: [1, 2], zeros: [1, 1] });
- * console.log(w.format, w.zeros?.shape); // "int2" [2, 1]
+ * import { intStorage } from "./int.ts";
+ * console.log(intStorage(3).unitCodes, intStorage(4).paired); // 32 { bits: 4, signed: true }
  * ```
  */
-export function packInt(
-  codes: ArrayLike<number>,
-  shape: readonly [number, number] | readonly number[],
-  options: PackIntOptions,
-): PackedWeight {
-  const { bits } = options;
-  if (!Number.isInteger(bits) || bits < 2 || bits > 8) {
-    throw new RangeError(`packInt: bits must be an integer 2…8, got ${bits}`);
-  }
-  const format = `int${bits}` as LowbitFormat;
-  return createPackedWeight({
-    format,
-    shape,
-    groupSize: options.groupSize,
-    words: packWeights(codes, shape, format),
-    scales: options.scales,
-    zeros: options.zeros,
-    scaleDtype: options.scaleDtype,
+export function intStorage(bits: number): Storage {
+  return bitstreamStorage(`int${bits}`, bits, (stride, zeros) => intCodegen(bits, zeros, stride), {
+    integer: true,
+    zeros: true,
+    paired: bits === 2 || bits === 4 || bits === 8 ? { bits, signed: true } : undefined,
   });
 }

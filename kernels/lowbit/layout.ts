@@ -1,6 +1,9 @@
 /**
  * The packed weight layout shared by every low-bit kernel, and its pure-TS
- * reference packer. `quant/`'s `pack` produces exactly this layout.
+ * reference packer. `quant/`'s `pack` produces exactly this layout. What a
+ * format contributes — its bits, unit, scale storage and WGSL decoder — is a
+ * `Storage` record (codegen.ts); the built-in ones are listed by name in
+ * formats.ts, and a packed weight carries its storage to the kernels.
  *
  * ## Weights
  *
@@ -60,97 +63,11 @@
  */
 import { Tensor } from "../tensor.ts";
 import type { DType } from "../dtype.ts";
+import type { Storage } from "./codegen.ts";
+import { formatInfo, type LowbitFormat } from "./formats.ts";
 
-/** Names of the packed weight formats. */
-export type LowbitFormat =
-  | "int8"
-  | "int7"
-  | "int6"
-  | "int5"
-  | "int4"
-  | "int3"
-  | "int2"
-  | "ternary"
-  | "ternary5"
-  | "binary"
-  | "fp4"
-  | "nvfp4"
-  | "mxfp4"
-  | "nf4"
-  | `codebook${1 | 2 | 3 | 4 | 5 | 6 | 7 | 8}`;
-
-/** Static facts about a format's storage. */
-export interface FormatInfo {
-  /** The format's name. */
-  readonly name: LowbitFormat;
-  /** Bits per stored code (2 for ternary, 8 per 5 codes for ternary5 reported as 1.6). */
-  readonly bits: number;
-  /** Codes per decode unit (a unit never straddles a scale group). */
-  readonly unitCodes: number;
-  /** u32 words per decode unit. */
-  readonly unitWords: number;
-  /** How scales are stored: float (f16/f32 tensor), or 8-bit E4M3 / E8M0 codes. */
-  readonly scale: "float" | "e4m3" | "e8m0";
-  /** Codes that are not valid for the format (rejected by `packWeights`). */
-  readonly invalid?: (code: number) => boolean;
-}
-
-function gcd(a: number, b: number): number {
-  return b === 0 ? a : gcd(b, a % b);
-}
-
-function bitstream(
-  name: LowbitFormat,
-  bits: number,
-  scale: FormatInfo["scale"] = "float",
-): FormatInfo {
-  const g = gcd(32, bits);
-  return { name, bits, unitCodes: 32 / g, unitWords: bits / g, scale };
-}
-
-const FORMATS: Record<string, FormatInfo> = {
-  int8: bitstream("int8", 8),
-  int7: bitstream("int7", 7),
-  int6: bitstream("int6", 6),
-  int5: bitstream("int5", 5),
-  int4: bitstream("int4", 4),
-  int3: bitstream("int3", 3),
-  int2: bitstream("int2", 2),
-  ternary: { ...bitstream("ternary", 2), invalid: (c) => c === 2 },
-  ternary5: {
-    name: "ternary5",
-    bits: 1.6,
-    unitCodes: 20,
-    unitWords: 1,
-    scale: "float",
-    invalid: (c) => c === 2,
-  },
-  binary: bitstream("binary", 1),
-  fp4: bitstream("fp4", 4),
-  nvfp4: bitstream("nvfp4", 4, "e4m3"),
-  mxfp4: bitstream("mxfp4", 4, "e8m0"),
-  nf4: bitstream("nf4", 4),
-};
-for (let b = 1; b <= 8; b++) FORMATS[`codebook${b}`] = bitstream(`codebook${b}` as LowbitFormat, b);
-
-/**
- * Storage facts of a format, or a RangeError listing the known formats.
- *
- * @example
- * ```ts
- * import { formatInfo } from "./layout.ts";
- * console.log(formatInfo("int3")); // { bits: 3, unitCodes: 32, unitWords: 3, … }
- * ```
- */
-export function formatInfo(format: string): FormatInfo {
-  const f = FORMATS[format];
-  if (!f) {
-    throw new RangeError(
-      `unknown low-bit format "${format}"; one of ${Object.keys(FORMATS).join(", ")}`,
-    );
-  }
-  return f;
-}
+export { formatInfo } from "./formats.ts";
+export type { FormatInfo, LowbitFormat } from "./formats.ts";
 
 /**
  * Words per packed row of K codes (units × unitWords, rounded up to 4 words).
@@ -161,7 +78,7 @@ export function formatInfo(format: string): FormatInfo {
  * console.log(rowWords(4096, "int4"), rowWords(9, "int4"), rowWords(33, "int3")); // 512 4 8
  * ```
  */
-export function rowWords(K: number, format: LowbitFormat): number {
+export function rowWords(K: number, format: LowbitFormat | Storage): number {
   const f = formatInfo(format);
   const words = Math.ceil(K / f.unitCodes) * f.unitWords;
   return Math.ceil(words / 4) * 4;
@@ -181,52 +98,32 @@ export function rowWords(K: number, format: LowbitFormat): number {
 export function checkGroup(
   shape: readonly number[],
   groupSize: number,
-  format: LowbitFormat,
+  format: LowbitFormat | Storage,
 ): void {
   const f = formatInfo(format);
+  const name = f.name;
   if (shape.length !== 2 || !shape.every((d) => Number.isInteger(d) && d > 0)) {
-    throw new RangeError(`${format} weight: shape [${shape}] must be [N, K] with N, K ≥ 1`);
+    throw new RangeError(`${name} weight: shape [${shape}] must be [N, K] with N, K ≥ 1`);
   }
   const [, K] = shape;
   if (!Number.isInteger(groupSize) || groupSize < 1) {
     throw new RangeError(
-      `${format} weight [${shape}]: group size ${groupSize} must be an integer ≥ 1`,
+      `${name} weight [${shape}]: group size ${groupSize} must be an integer ≥ 1`,
     );
   }
   if (K % groupSize !== 0) {
     throw new RangeError(
-      `${format} weight [${shape}]: K = ${K} is not divisible by the group size ${groupSize}; ` +
+      `${name} weight [${shape}]: K = ${K} is not divisible by the group size ${groupSize}; ` +
         `pad K to a multiple of ${groupSize} or choose a group size dividing ${K}`,
     );
   }
   if (groupSize !== K && groupSize % f.unitCodes !== 0) {
     throw new RangeError(
-      `${format} weight [${shape}]: group size ${groupSize} must be a multiple of ${f.unitCodes} ` +
-        `(codes per ${f.unitWords}-word unit of ${format}) or equal K = ${K}`,
+      `${name} weight [${shape}]: group size ${groupSize} must be a multiple of ${f.unitCodes} ` +
+        `(codes per ${f.unitWords}-word unit of ${name}) or equal K = ${K}`,
     );
   }
 }
-
-/** Trit digits 0..2 → packed byte, for ternary5. */
-function packTrits(d: number[]): number {
-  let v = 0;
-  for (let j = 0; j < 5; j++) v = v * 3 + (d[j] ?? 1);
-  return Math.ceil((v * 256) / 243);
-}
-
-function unpackTrits(byte: number): number[] {
-  const out: number[] = [];
-  let b = byte;
-  for (let j = 0; j < 5; j++) {
-    const q = b * 3;
-    out.push(q >> 8);
-    b = q & 255;
-  }
-  return out;
-}
-
-const TRIT_OF_CODE = [1, 2, -1, 0]; // code → digit (value + 1); code 2 invalid
-const CODE_OF_TRIT = [3, 0, 1];
 
 /**
  * Packs unsigned codes (`codes[n·K + k]`, row-major `[N, K]`) into the layout
@@ -243,39 +140,39 @@ const CODE_OF_TRIT = [3, 0, 1];
 export function packWeights(
   codes: ArrayLike<number>,
   shape: readonly [number, number] | readonly number[],
-  format: LowbitFormat,
+  format: LowbitFormat | Storage,
 ): Uint32Array {
   const f = formatInfo(format);
+  const name = f.name;
   const [N, K] = shape;
   if (shape.length !== 2 || !(N >= 1) || !(K >= 1)) {
     throw new RangeError(`packWeights: shape [${shape}] must be [N, K] with N, K ≥ 1`);
   }
   if (codes.length !== N * K) {
     throw new RangeError(
-      `packWeights: ${format} shape [${shape}] needs ${N * K} codes, got ${codes.length}`,
+      `packWeights: ${name} shape [${shape}] needs ${N * K} codes, got ${codes.length}`,
     );
   }
-  const stride = rowWords(K, format);
+  const stride = rowWords(K, f);
   const out = new Uint32Array(N * stride);
-  const limit = format === "ternary5" ? 4 : 2 ** f.bits;
+  const limit = f.codeLimit ?? 2 ** f.bits;
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i];
     if (!Number.isInteger(c) || c < 0 || c >= limit || f.invalid?.(c)) {
+      const valid = Array.from({ length: limit }, (_, v) => v).filter((v) => !f.invalid?.(v));
       throw new RangeError(
         `packWeights: code ${c} at index ${i} (row ${Math.floor(i / K)}, col ${i % K}) is not a ` +
-          `valid ${format} code` +
-          (f.invalid ? " (ternary codes are 0, 1 and 3)" : ` (0…${limit - 1})`),
+          `valid ${name} code` +
+          (f.invalid
+            ? ` (${name.replace(/\d+$/, "")} codes are ${valid.slice(0, -1).join(", ")} and ${
+              valid.at(-1)
+            })`
+            : ` (0…${limit - 1})`),
       );
     }
   }
-  if (format === "ternary5") {
-    for (let n = 0; n < N; n++) {
-      for (let b = 0; b * 5 < K; b++) {
-        const d: number[] = [];
-        for (let j = 0; j < 5 && b * 5 + j < K; j++) d.push(TRIT_OF_CODE[codes[n * K + b * 5 + j]]);
-        out[n * stride + (b >> 2)] |= packTrits(d) << (8 * (b & 3));
-      }
-    }
+  if (f.packRows) {
+    f.packRows(codes, N, K, stride, out);
     return out;
   }
   const bits = f.bits;
@@ -306,25 +203,19 @@ export function packWeights(
 export function unpackWeights(
   words: Uint32Array,
   shape: readonly [number, number] | readonly number[],
-  format: LowbitFormat,
+  format: LowbitFormat | Storage,
 ): Uint8Array {
   const f = formatInfo(format);
   const [N, K] = shape;
-  const stride = rowWords(K, format);
+  const stride = rowWords(K, f);
   if (words.length < N * stride) {
     throw new RangeError(
-      `unpackWeights: ${format} shape [${shape}] needs ${N * stride} words, got ${words.length}`,
+      `unpackWeights: ${f.name} shape [${shape}] needs ${N * stride} words, got ${words.length}`,
     );
   }
   const out = new Uint8Array(N * K);
-  if (format === "ternary5") {
-    for (let n = 0; n < N; n++) {
-      for (let b = 0; b * 5 < K; b++) {
-        const byte = (words[n * stride + (b >> 2)] >>> (8 * (b & 3))) & 255;
-        const d = unpackTrits(byte);
-        for (let j = 0; j < 5 && b * 5 + j < K; j++) out[n * K + b * 5 + j] = CODE_OF_TRIT[d[j]];
-      }
-    }
+  if (f.unpackRows) {
+    f.unpackRows(words, N, K, stride, out);
     return out;
   }
   const bits = f.bits;
@@ -370,8 +261,10 @@ export function packBytes(bytes: ArrayLike<number>): Uint32Array {
  * `dispose()` frees its tensors.
  */
 export interface PackedWeight {
-  /** The storage format. */
+  /** The format's name (a built-in name, or the name of the storage passed in). */
   readonly format: LowbitFormat;
+  /** How the codes are stored and decoded: what the kernels read (never `format`). */
+  readonly storage: Storage;
   /** `[N, K]`: N outputs, K inputs. */
   readonly shape: readonly [number, number];
   /** Codes per scale group along K (K itself for one scale per row). */
@@ -394,8 +287,8 @@ export interface PackedWeight {
 
 /** What {@link createPackedWeight} takes: CPU arrays or GPU tensors. */
 export interface PackedWeightInit {
-  /** The storage format. */
-  format: LowbitFormat;
+  /** The format: a built-in name, or a {@link Storage} (a format defined outside `kernels/`). */
+  format: LowbitFormat | Storage;
   /** `[N, K]`. */
   shape: readonly [number, number] | readonly number[];
   /** Codes per scale group (default K: one scale per row). */
@@ -406,11 +299,11 @@ export interface PackedWeightInit {
   scales: ArrayLike<number> | Tensor;
   /** Dtype of float scales and zeros when given as arrays (default f16). */
   scaleDtype?: "f16" | "f32";
-  /** Zero points (int formats only): `value = (q − zero) · scale`, codes read unsigned. */
+  /** Zero points (storages with `zeros`, the ints): `value = (q − zero) · scale`, codes read unsigned. */
   zeros?: ArrayLike<number> | Tensor;
-  /** Per-tensor scale (nvfp4; default 1). */
+  /** Per-tensor scale (storages with `tensorScale`, NVFP4; default 1). */
   tensorScale?: number;
-  /** 2^bits f32 values (codebook formats). */
+  /** The `codebookSize` f32 values (codebook storages). */
   codebook?: ArrayLike<number> | Tensor;
 }
 
@@ -434,16 +327,16 @@ export interface PackedWeightInit {
  */
 export function createPackedWeight(init: PackedWeightInit): PackedWeight {
   const info = formatInfo(init.format);
-  const format = info.name;
+  const format = info.name as LowbitFormat;
   const [N, K] = init.shape;
   const groupSize = init.groupSize ?? K;
-  checkGroup(init.shape, groupSize, format);
+  checkGroup(init.shape, groupSize, info);
   const G = K / groupSize;
   const what = `${format} weight [${N}, ${K}] g${groupSize}`;
   const owned: Tensor[] = [];
   const take = (t: Tensor) => (owned.push(t), t);
   try {
-    const stride = rowWords(K, format);
+    const stride = rowWords(K, info);
     let codes: Tensor;
     if (init.words instanceof Tensor) {
       if (init.words.dtype !== "u32" || init.words.size !== N * stride) {
@@ -478,30 +371,32 @@ export function createPackedWeight(init: PackedWeightInit): PackedWeight {
     }
     let zeros: Tensor | undefined;
     if (init.zeros !== undefined) {
-      if (!format.startsWith("int")) {
+      if (!info.zeros) {
         throw new RangeError(`${what}: zero points are only supported for int formats`);
       }
       zeros = take(toTensor(init.zeros, [N, G], scaleT.dtype, `${what} zeros`));
     }
     let codebook: Tensor | undefined;
-    if (format.startsWith("codebook")) {
+    const lut = info.codebookSize;
+    if (lut) {
       if (init.codebook === undefined) {
-        throw new RangeError(`${what}: a codebook of ${2 ** info.bits} values is required`);
+        throw new RangeError(`${what}: a codebook of ${lut} values is required`);
       }
-      codebook = take(toTensor(init.codebook, [2 ** info.bits], "f32", `${what} codebook`));
+      codebook = take(toTensor(init.codebook, [lut], "f32", `${what} codebook`));
     } else if (init.codebook !== undefined) {
       throw new RangeError(`${what}: a codebook is only used by codebook formats`);
     }
-    if (init.tensorScale !== undefined && format !== "nvfp4") {
+    if (init.tensorScale !== undefined && !info.tensorScale) {
       throw new RangeError(`${what}: tensorScale is only used by nvfp4`);
     }
-    const tensorScale = format === "nvfp4" ? init.tensorScale ?? 1 : undefined;
+    const tensorScale = info.tensorScale ? init.tensorScale ?? 1 : undefined;
     if (tensorScale !== undefined && !Number.isFinite(tensorScale)) {
       throw new RangeError(`${what}: tensorScale must be finite, got ${tensorScale}`);
     }
     const dispose = () => owned.forEach((t) => t.dispose());
     return {
       format,
+      storage: info,
       shape: [N, K],
       groupSize,
       codes,

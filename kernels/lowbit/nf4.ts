@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packNf4 } from "./nf4.ts";
+ * import { packNf4 } from "./pack.ts";
  * import { lowbitMatmul } from "./kernel.ts";
  * await initGPU();
  * const codes = new Array(64).fill(7); // 0.0
@@ -21,8 +21,13 @@
  * ```
  * @module
  */
-import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
-import { createPackedWeight, type PackedWeight, packWeights } from "./layout.ts";
+import {
+  bitstreamRawFn,
+  bitstreamStorage,
+  bitstreamUnit,
+  type Codegen,
+  type Storage,
+} from "./codegen.ts";
 
 /** The 16 NF4 levels of QLoRA Appendix E, by code (ascending; code 7 is 0). */
 export const NF4_LEVELS: Float32Array = Float32Array.from([
@@ -66,39 +71,13 @@ export function nf4Codegen(stride: number): Codegen {
   };
 }
 
-/** Options of {@link packNf4}. */
-export interface PackNf4Options {
-  /** Block size (default 64). */
-  groupSize?: number;
-  /** Absmax scales `[N, K/groupSize]`. */
-  scales: ArrayLike<number>;
-  /** Dtype of the scales on the GPU (default f16). */
-  scaleDtype?: "f16" | "f32";
-}
-
 /**
- * Packs NF4 codes (row-major `[N, K]`).
+ * The storage of NF4: 4-bit codes indexing {@link NF4_LEVELS}.
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
- * import { packNf4 } from "./nf4.ts";
- * await initGPU();
- * using w = packNf4(new Array(128).fill(7), [1, 128], { scales: [1, 1] });
- * console.log(w.groupSize); // 64
+ * import { NF4 } from "./nf4.ts";
+ * console.log(NF4.name, NF4.unitCodes); // "nf4" 8
  * ```
  */
-export function packNf4(
-  codes: ArrayLike<number>,
-  shape: readonly [number, number] | readonly number[],
-  options: PackNf4Options,
-): PackedWeight {
-  return createPackedWeight({
-    format: "nf4",
-    shape,
-    groupSize: options.groupSize ?? Math.min(NF4_GROUP, shape[1]),
-    words: packWeights(codes, shape, "nf4"),
-    scales: options.scales,
-    scaleDtype: options.scaleDtype,
-  });
-}
+export const NF4: Storage = bitstreamStorage("nf4", 4, (stride) => nf4Codegen(stride));

@@ -12,7 +12,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packTernary } from "./ternary.ts";
+ * import { packTernary } from "./pack.ts";
  * import { lowbitMatmul } from "./kernel.ts";
  * await initGPU();
  * using w = packTernary([1, 0, 3, 1], [1, 4], { scales: [2] }); // [+1, 0, −1, +1] × 2
@@ -22,8 +22,13 @@
  * ```
  * @module
  */
-import { bitstreamRawFn, bitstreamUnit, type Codegen } from "./codegen.ts";
-import { createPackedWeight, type PackedWeight, packWeights } from "./layout.ts";
+import {
+  bitstreamRawFn,
+  bitstreamStorage,
+  bitstreamUnit,
+  type Codegen,
+  type Storage,
+} from "./codegen.ts";
 
 /**
  * WGSL decoding of 2-bit ternary codes (row stride `stride` words).
@@ -79,42 +84,67 @@ export function ternary5Codegen(stride: number): Codegen {
   };
 }
 
-/** Options of {@link packTernary}. */
-export interface PackTernaryOptions {
-  /** Codes per scale group (default K: one scale per row). */
-  groupSize?: number;
-  /** Scales `[N, K/groupSize]`. */
-  scales: ArrayLike<number>;
-  /** Dtype of the scales on the GPU (default f16). */
-  scaleDtype?: "f16" | "f32";
-  /** Use 5 trits per byte (1.6 bits) instead of 2-bit codes. */
-  fiveTritsPerByte?: boolean;
+/** Trit digits 0..2 → packed byte (first digit most significant; see layout.ts). */
+function packTrits(d: number[]): number {
+  let v = 0;
+  for (let j = 0; j < 5; j++) v = v * 3 + (d[j] ?? 1);
+  return Math.ceil((v * 256) / 243);
 }
 
+function unpackTrits(byte: number): number[] {
+  const out: number[] = [];
+  let b = byte;
+  for (let j = 0; j < 5; j++) {
+    const q = b * 3;
+    out.push(q >> 8);
+    b = q & 255;
+  }
+  return out;
+}
+
+const TRIT_OF_CODE = [1, 2, -1, 0]; // code → digit (value + 1); code 2 invalid
+const CODE_OF_TRIT = [3, 0, 1];
+const reserved = (c: number) => c === 2;
+
 /**
- * Packs ternary codes (0, 1, 3 = 0, +1, −1; row-major `[N, K]`).
+ * The storages of ternary weights: `TERNARY` (2-bit codes, 16 per word; the
+ * paired GEMV decodes them as int2) and `TERNARY5` (5 trits per byte).
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
- * import { packTernary } from "./ternary.ts";
- * await initGPU();
- * using w = packTernary([1, 3, 0], [1, 3], { scales: [1], fiveTritsPerByte: true });
- * console.log(w.format); // "ternary5"
+ * import { TERNARY, TERNARY5 } from "./ternary.ts";
+ * console.log(TERNARY.unitCodes, TERNARY5.unitCodes, TERNARY5.invalid?.(2)); // 16 20 true
  * ```
  */
-export function packTernary(
-  codes: ArrayLike<number>,
-  shape: readonly [number, number] | readonly number[],
-  options: PackTernaryOptions,
-): PackedWeight {
-  const format = options.fiveTritsPerByte ? "ternary5" : "ternary";
-  return createPackedWeight({
-    format,
-    shape,
-    groupSize: options.groupSize,
-    words: packWeights(codes, shape, format),
-    scales: options.scales,
-    scaleDtype: options.scaleDtype,
-  });
-}
+export const TERNARY: Storage = bitstreamStorage("ternary", 2, (stride) => ternaryCodegen(stride), {
+  invalid: reserved,
+  paired: { bits: 2, signed: true },
+});
+/** 5 trits per byte, 20 codes per word (1.6 bits per weight). */
+export const TERNARY5: Storage = {
+  name: "ternary5",
+  bits: 1.6,
+  unitCodes: 20,
+  unitWords: 1,
+  scale: "float",
+  invalid: reserved,
+  codeLimit: 4,
+  codegen: (stride) => ternary5Codegen(stride),
+  packRows(codes, N, K, stride, out) {
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b * 5 < K; b++) {
+        const d: number[] = [];
+        for (let j = 0; j < 5 && b * 5 + j < K; j++) d.push(TRIT_OF_CODE[codes[n * K + b * 5 + j]]);
+        out[n * stride + (b >> 2)] |= packTrits(d) << (8 * (b & 3));
+      }
+    }
+  },
+  unpackRows(words, N, K, stride, out) {
+    for (let n = 0; n < N; n++) {
+      for (let b = 0; b * 5 < K; b++) {
+        const d = unpackTrits((words[n * stride + (b >> 2)] >>> (8 * (b & 3))) & 255);
+        for (let j = 0; j < 5 && b * 5 + j < K; j++) out[n * K + b * 5 + j] = CODE_OF_TRIT[d[j]];
+      }
+    }
+  },
+};

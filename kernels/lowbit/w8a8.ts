@@ -11,7 +11,7 @@
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packInt } from "./int.ts";
+ * import { packInt } from "./pack.ts";
  * import { matmulW8A8, quantizeInt8Rows } from "./w8a8.ts";
  * await initGPU();
  * using w = packInt([1, 2, 3, 4], [1, 4], { bits: 8, scales: [0.5], scaleDtype: "f32" });
@@ -127,7 +127,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(local_invocation_index) lid:
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packInt } from "./int.ts";
+ * import { packInt } from "./pack.ts";
  * import { planW8A8, quantizeInt8Rows } from "./w8a8.ts";
  * await initGPU();
  * using w = packInt(new Array(8).fill(1), [2, 4], { bits: 8, scales: [1, 1] });
@@ -147,7 +147,8 @@ export function planW8A8(x: Int8Rows, w: PackedWeight, threadsPerRow?: number): 
     );
   }
   const [N, K] = w.shape;
-  if (w.format !== "int8" || w.zeros || w.groupSize !== K || w.scales.dtype === "u32") {
+  const int8 = w.storage.integer === true && w.storage.bits === 8;
+  if (!int8 || w.zeros || w.groupSize !== K || w.scales.dtype === "u32") {
     throw new RangeError(
       `matmulW8A8: needs a symmetric int8 weight with one scale per output channel ` +
         `(groupSize = K = ${K}); got ${w.format} g${w.groupSize}${w.zeros ? " with zeros" : ""}`,
@@ -239,7 +240,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { packInt } from "./int.ts";
+ * import { packInt } from "./pack.ts";
  * import { matmulW8A8, quantizeInt8Rows } from "./w8a8.ts";
  * await initGPU();
  * using w = packInt([2, 0xfe, 0, 0], [1, 4], { bits: 8, scales: [1] }); // [2, −2, 0, 0]

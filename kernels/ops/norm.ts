@@ -22,15 +22,8 @@
  */
 import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
+import { rowLayout, rowReduceCode } from "./row_reduce.ts";
 import { expectDType, header } from "./wgsl.ts";
-
-const WG = 256;
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
 
 function checkParam(op: string, x: Tensor, p: Tensor | undefined, what: string): void {
   if (!p) return;
@@ -72,48 +65,32 @@ function rowKernel(
   if (x.size === 0) return y;
   const D = x.shape[x.rank - 1];
   const rows = x.size / D;
-  const ty = Math.min(WG, nextPow2(D));
-  const tx = WG / ty;
+  const { tx, ty } = rowLayout(D);
   const T = x.dtype;
   const decls = inputs.map((_, k) =>
     `@group(0) @binding(${k + 2}) var<storage, read> ${"WB"[k]}: array<${T}>;`
   ).join("\n");
-  const code = `${header(T)}
+  const code = rowReduceCode({
+    decls: `${header(T)}
 struct Params { rows: u32, d: u32, tx: u32, ty: u32, eps: f32, }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 ${decls}
 @group(0) @binding(${inputs.length + 2}) var<storage, read_write> Y: array<${T}>;
-${state}
-var<workgroup> sh: array<S, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(
-  @builtin(local_invocation_index) li: u32,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
-  let lx = li % P.tx;
-  let ly = li / P.tx;
-  let j = (wid.x + wid.y * nwg.x) * P.tx + lx;
-  let live = j < P.rows;
+${state}`,
+    accumulate: `let live = j < P.rows;
   let base = j * P.d;
-  var st = s_init();
   if (live) {
     for (var c = ly; c < P.d; c += P.ty) { st = s_add(st, f32(X[base + c])); }
-  }
-  sh[li] = st;
-  workgroupBarrier();
-  for (var h = P.ty >> 1u; h > 0u; h = h >> 1u) {
-    if (ly < h) { sh[li] = s_comb(sh[li], sh[li + h * P.tx]); }
-    workgroupBarrier();
-  }
-  st = sh[lx];
+  }`,
+    finish: `st = sh[lx];
   if (live) {
     for (var c = ly; c < P.d; c += P.ty) {
       let x = f32(X[base + c]);
       ${write}
     }
-  }
-}`;
+  }`,
+  });
   const params = new Params().u(rows, D, tx, ty).f(eps);
   const bufs = [x.buffer, ...inputs.map((t) => t.buffer), y.buffer];
   dispatch(label, code, bufs, params, grid(Math.ceil(rows / tx), 1));

@@ -1,7 +1,8 @@
 /**
  * Reductions along one axis (`sum`, `mean`, `max`, `min`, `absmax`, `norm2`,
  * `rms`, `argmax`, `argmin`, `variance`, `std`) and over the whole tensor
- * (`reduceAll`, `sumAll`, `meanAll`, `maxAll`, `minAll`, `absmaxAll`).
+ * (`reduceAll`, `sumAll`, `meanAll`, `maxAll`, `minAll`, `absmaxAll`, in
+ * reduce_all.ts and re-exported here).
  *
  * Accumulation is in f32 for f32 and f16 inputs; the result has the input's
  * dtype (arg-reductions give i32). Each workgroup of 256 invocations handles a
@@ -29,19 +30,18 @@
  * ```
  * @module
  */
-import type { DType } from "../dtype.ts";
-import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
-import { expectDType, header, IS_NAN, normAxis } from "./wgsl.ts";
+import {
+  launch,
+  type ReduceOp,
+  stateCode,
+  VALUE,
+  valueReduce,
+  type ValueReduceOp,
+} from "./_reduce.ts";
+import { expectDType, normAxis } from "./wgsl.ts";
 
-/** Invocations per reduction workgroup. */
-const WG = 256;
-
-/** Reductions whose result is a value (same dtype as the input). */
-export type ValueReduceOp = "sum" | "mean" | "max" | "min" | "absmax" | "norm2" | "rms";
-/** Every reduction along an axis. */
-export type ReduceOp = ValueReduceOp | "argmax" | "argmin" | "variance" | "std";
-
+export type { ReduceOp, ValueReduceOp } from "./_reduce.ts";
 /** Options of every axis reduction. */
 export interface ReduceOptions {
   /** Keep the reduced axis as a dimension of size 1. Default false. */
@@ -52,219 +52,6 @@ export interface ReduceOptions {
 export interface VarianceOptions extends ReduceOptions {
   /** Divide by n − 1 (Bessel's correction) instead of n. Default false (population). */
   unbiased?: boolean;
-}
-
-// A value reduction: transform each element (`pre`), combine with `kind`, finish with `post`.
-const VALUE: Record<ValueReduceOp, { pre: string; kind: "sum" | "max" | "min"; post: string }> = {
-  sum: { pre: "x", kind: "sum", post: "v" },
-  mean: { pre: "x", kind: "sum", post: "v * P.scale" },
-  max: { pre: "x", kind: "max", post: "v" },
-  min: { pre: "x", kind: "min", post: "v" },
-  absmax: { pre: "abs(x)", kind: "max", post: "v" },
-  norm2: { pre: "x * x", kind: "sum", post: "sqrt(v)" },
-  rms: { pre: "x * x", kind: "sum", post: "sqrt(v * P.scale)" },
-};
-
-const NAN = "bitcast<f32>(0x7fc00000u)";
-
-// Max and min that propagate NaN (WGSL leaves max/min of NaN to the implementation).
-const MAXMIN = `
-fn fmax(a: f32, b: f32) -> f32 { return select(max(a, b), ${NAN}, is_nan(a) || is_nan(b)); }
-fn fmin(a: f32, b: f32) -> f32 { return select(min(a, b), ${NAN}, is_nan(a) || is_nan(b)); }`;
-
-/** WGSL of the state `S` and its functions `s_init`, `s_add`, `s_comb`, `s_fin` for one op. */
-function stateCode(op: ReduceOp | "sumsq_partial", pass: "first" | "later"): string {
-  if (op === "argmax" || op === "argmin") {
-    const cmp = op === "argmax" ? ">" : "<";
-    return `
-struct S { v: f32, i: u32, }
-fn s_init() -> S { return S(0.0, 0xffffffffu); }
-fn better(b: S, a: S) -> bool {
-  if (b.i == 0xffffffffu) { return false; }
-  if (a.i == 0xffffffffu) { return true; }
-  let na = is_nan(a.v);
-  let nb = is_nan(b.v);
-  if (na || nb) { return select(nb, b.i < a.i, na && nb); }
-  return b.v ${cmp} a.v || (b.v == a.v && b.i < a.i);
-}
-fn s_comb(a: S, b: S) -> S {
-  if (better(b, a)) { return b; }
-  return a;
-}
-fn s_add(s: S, x: f32, k: u32) -> S { return s_comb(s, S(x, k)); }
-fn s_fin(s: S) -> i32 { return i32(s.i); }`;
-  }
-  if (op === "variance" || op === "std") {
-    // Welford per invocation, Chan et al. to combine; q is the sum of squared deviations.
-    const v = `select(s.q / (s.n - P.ddof), ${NAN}, s.n <= P.ddof)`;
-    return `
-struct S { n: f32, m: f32, q: f32, }
-fn s_init() -> S { return S(0.0, 0.0, 0.0); }
-fn s_add(s: S, x: f32, k: u32) -> S {
-  let n = s.n + 1.0;
-  let d = x - s.m;
-  let m = s.m + d / n;
-  return S(n, m, s.q + d * (x - m));
-}
-fn s_comb(a: S, b: S) -> S {
-  let n = a.n + b.n;
-  if (b.n == 0.0) { return a; }
-  if (a.n == 0.0) { return b; }
-  let d = b.m - a.m;
-  return S(n, a.m + d * (b.n / n), a.q + b.q + d * d * (a.n * b.n / n));
-}
-fn s_fin(s: S) -> f32 { return ${op === "std" ? `sqrt(${v})` : v}; }`;
-  }
-  const spec = op === "sumsq_partial" ? VALUE.norm2 : VALUE[op];
-  // Later passes of reduceAll combine partial results, already transformed.
-  const pre = pass === "first" ? spec.pre : "x";
-  const init = spec.kind === "sum" ? "0.0" : spec.kind === "max" ? "P.ninf" : "-P.ninf";
-  const comb = spec.kind === "sum" ? "a + b" : spec.kind === "max" ? "fmax(a, b)" : "fmin(a, b)";
-  return `
-alias S = f32;
-fn s_init() -> S { return ${init}; }
-fn s_comb(a: S, b: S) -> S { return ${comb}; }
-fn s_add(s: S, x: f32, k: u32) -> S { return s_comb(s, ${pre}); }
-fn s_fin(v: S) -> f32 { return ${op === "sumsq_partial" ? "v" : spec.post}; }
-${MAXMIN}`;
-}
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
-}
-
-/**
- * Workgroup shape for reducing `len` elements at stride `inner`: `tx` outputs
- * side by side (consecutive in memory when inner > 1) × `ty` invocations
- * striding along the axis; tx·ty = 256.
- */
-function layout(len: number, inner: number): { tx: number; ty: number } {
-  const tx0 = inner > 1 ? Math.min(64, nextPow2(inner)) : 1;
-  const ty = Math.min(WG / tx0, nextPow2(len));
-  return { tx: WG / ty, ty };
-}
-
-/**
- * The shape of one pass: `outer` × `len` × `inner` elements reduced along
- * `len`, in chunks of `chunk` (one output per chunk; chunk = len for one
- * output per row).
- */
-interface Geometry {
-  outer: number;
-  len: number;
-  inner: number;
-  chunk: number;
-}
-
-/** Queues one reduction pass. */
-function launch(
-  label: string,
-  state: string,
-  x: { buffer: GPUBuffer; dtype: DType },
-  y: { buffer: GPUBuffer; dtype: DType },
-  g: Geometry,
-  scale: number,
-  ddof: number,
-): void {
-  const chunks = Math.ceil(g.len / g.chunk);
-  const m = g.outer * chunks * g.inner;
-  const { tx, ty } = layout(Math.min(g.chunk, g.len), g.inner);
-  const T = x.dtype, O = y.dtype;
-  // tx and ty are uniforms, not constants, so one pipeline serves every shape.
-  const code = `${header(T, O)}
-struct Params {
-  m: u32, len: u32, inner: u32, chunk: u32, chunks: u32, tx: u32, ty: u32,
-  scale: f32, ninf: f32, ddof: f32,
-}
-@group(0) @binding(0) var<uniform> P: Params;
-@group(0) @binding(1) var<storage, read> X: array<${T}>;
-@group(0) @binding(2) var<storage, read_write> Y: array<${O}>;
-${state}
-${IS_NAN}
-var<workgroup> sh: array<S, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(
-  @builtin(local_invocation_index) li: u32,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
-  let lx = li % P.tx;
-  let ly = li / P.tx;
-  let j = (wid.x + wid.y * nwg.x) * P.tx + lx;
-  var s = s_init();
-  if (j < P.m) {
-    let per = P.chunks * P.inner;
-    let o = j / per;
-    let start = ((j % per) / P.inner) * P.chunk;
-    let count = min(P.chunk, P.len - start);
-    let base = (o * P.len + start) * P.inner + j % P.inner;
-    for (var k = ly; k < count; k += P.ty) {
-      let x = f32(X[base + k * P.inner]);
-      s = s_add(s, x, start + k);
-    }
-  }
-  sh[li] = s;
-  workgroupBarrier();
-  for (var h = P.ty >> 1u; h > 0u; h = h >> 1u) {
-    if (ly < h) { sh[li] = s_comb(sh[li], sh[li + h * P.tx]); }
-    workgroupBarrier();
-  }
-  if (ly == 0u && j < P.m) { Y[j] = ${O}(s_fin(sh[lx])); }
-}`;
-  const params = new Params().u(m, g.len, g.inner, g.chunk, chunks, tx, ty).f(
-    scale,
-    -Infinity,
-    ddof,
-  );
-  dispatch(label, code, [x.buffer, y.buffer], params, grid(Math.ceil(m / tx), 1));
-}
-
-/** Workgroups a pass should have at least, to fill a large GPU; fewer splits the axis. */
-const TARGET_WORKGROUPS = 1024;
-
-/**
- * A value reduction of `x` (outer × len × inner) into `y`: one pass when that
- * gives enough workgroups, else the axis is split into chunks whose f32
- * partial results later passes combine (so a few long rows, a reduction over
- * the rows of a tall matrix, or a whole tensor still use the whole GPU).
- */
-function valueReduce(
-  label: string,
-  op: ValueReduceOp,
-  x: Tensor,
-  y: Tensor,
-  outer: number,
-  len: number,
-  inner: number,
-): void {
-  const spec = VALUE[op];
-  const partialOp = spec.pre === "x * x" ? "sumsq_partial" : op === "mean" ? "sum" : op;
-  const laterOp: ReduceOp = spec.kind;
-  let src: Tensor = x;
-  let L = len;
-  let pass: "first" | "later" = "first";
-  for (;;) {
-    const { tx } = layout(L, inner);
-    const groups = Math.ceil((outer * inner) / tx);
-    const chunks = L <= 2048
-      ? 1
-      : Math.min(Math.ceil(L / 1024), Math.max(1, Math.ceil(TARGET_WORKGROUPS / groups)));
-    if (chunks === 1) {
-      launch(label, stateCode(op, pass), src, y, { outer, len: L, inner, chunk: L }, 1 / len, 0);
-      break;
-    }
-    const chunk = Math.ceil(L / chunks);
-    const n = Math.ceil(L / chunk);
-    const part = Tensor.empty([outer * n * inner], "f32");
-    const state = stateCode(pass === "first" ? partialOp : laterOp, pass);
-    launch(label, state, src, part, { outer, len: L, inner, chunk }, 1, 0);
-    if (src !== x) src.dispose();
-    src = part;
-    L = n;
-    pass = "later";
-  }
-  if (src !== x) src.dispose();
 }
 
 /**
@@ -325,122 +112,56 @@ export function reduce(
   return y;
 }
 
-/** Sum along an axis. @example
+/** A named reduction along an axis: `(x, axis = -1, options = {})`. */
+export type AxisReduction = (x: Tensor, axis?: number, options?: ReduceOptions) => Tensor;
+
+/**
+ * The shorthand of one op: `(x, axis = -1, options) => reduce(op, x, axis, options)`.
+ *
+ * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
- * import { sum } from "./reduce.ts";
+ * import { absmax, argmax, argmin, axisReduction, max, mean, min, norm2, rms, sum } from "./reduce.ts";
  * await initGPU();
- * using y = sum(Tensor.fromArray([[1, 2], [3, 4]]), 0);
- * console.log(await y.data()); // Float32Array [4, 6]
+ * using x = Tensor.fromArray([[3, -4], [0, 1]]);
+ * const y = [sum(x, 0), mean(x), max(x), min(x), absmax(x), norm2(x), rms(x), argmax(x), argmin(x)];
+ * console.log(await Promise.all(y.map((t) => t.toArray())));
+ * // [[3, -3], [-0.5, 0.5], [3, 1], [-4, 0], [4, 1], [5, 1], [3.535534, 0.70710677], [0, 1], [1, 0]]
+ * y.forEach((t) => t.dispose());
+ * using s = axisReduction("sum")(x, 1, { keepDims: true });
+ * console.log(s.shape); // [2, 1]
  * ```
  */
-export function sum(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("sum", x, axis, options);
+export function axisReduction(op: ReduceOp): AxisReduction {
+  return (x, axis = -1, options = {}) => reduce(op, x, axis, options);
 }
 
-/** Mean along an axis. @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { mean } from "./reduce.ts";
- * await initGPU();
- * using y = mean(Tensor.fromArray([[1, 2], [3, 4]]));
- * console.log(await y.data()); // Float32Array [1.5, 3.5]
- * ```
- */
-export function mean(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("mean", x, axis, options);
-}
+/** Sum along an axis. Shorthand for `reduce("sum", x, axis, options)`. */
+export const sum: AxisReduction = axisReduction("sum");
 
-/** Maximum along an axis (NaN if the row holds a NaN). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { max } from "./reduce.ts";
- * await initGPU();
- * using y = max(Tensor.fromArray([[1, 9], [3, 4]]));
- * console.log(await y.data()); // Float32Array [9, 4]
- * ```
- */
-export function max(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("max", x, axis, options);
-}
+/** Mean along an axis. Shorthand for `reduce("mean", x, axis, options)`. */
+export const mean: AxisReduction = axisReduction("mean");
 
-/** Minimum along an axis (NaN if the row holds a NaN). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { min } from "./reduce.ts";
- * await initGPU();
- * using y = min(Tensor.fromArray([[1, 9], [3, 4]]));
- * console.log(await y.data()); // Float32Array [1, 3]
- * ```
- */
-export function min(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("min", x, axis, options);
-}
+/** Maximum along an axis (NaN if the row holds a NaN). Shorthand for `reduce("max", x, axis, options)`. */
+export const max: AxisReduction = axisReduction("max");
 
-/** Maximum absolute value along an axis (the usual quantization range). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { absmax } from "./reduce.ts";
- * await initGPU();
- * using y = absmax(Tensor.fromArray([[1, -9], [3, 4]]));
- * console.log(await y.data()); // Float32Array [9, 4]
- * ```
- */
-export function absmax(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("absmax", x, axis, options);
-}
+/** Minimum along an axis (NaN if the row holds a NaN). Shorthand for `reduce("min", x, axis, options)`. */
+export const min: AxisReduction = axisReduction("min");
 
-/** Euclidean norm √Σx² along an axis. @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { norm2 } from "./reduce.ts";
- * await initGPU();
- * using y = norm2(Tensor.fromArray([[3, 4], [0, 1]]));
- * console.log(await y.data()); // Float32Array [5, 1]
- * ```
- */
-export function norm2(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("norm2", x, axis, options);
-}
+/** Maximum absolute value along an axis (the usual quantization range). Shorthand for `reduce("absmax", x, axis, options)`. */
+export const absmax: AxisReduction = axisReduction("absmax");
 
-/** Root mean square √(Σx²/n) along an axis. @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { rms } from "./reduce.ts";
- * await initGPU();
- * using y = rms(Tensor.fromArray([[3, -3], [0, 0]]));
- * console.log(await y.data()); // Float32Array [3, 0]
- * ```
- */
-export function rms(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("rms", x, axis, options);
-}
+/** Euclidean norm √Σx² along an axis. Shorthand for `reduce("norm2", x, axis, options)`. */
+export const norm2: AxisReduction = axisReduction("norm2");
 
-/** Index (i32) of the first maximum along an axis; a NaN counts as the maximum. @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { argmax } from "./reduce.ts";
- * await initGPU();
- * using y = argmax(Tensor.fromArray([[1, 9, 9], [3, 4, 0]]));
- * console.log(await y.data()); // Int32Array [1, 1]
- * ```
- */
-export function argmax(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("argmax", x, axis, options);
-}
+/** Root mean square √(Σx²/n) along an axis. Shorthand for `reduce("rms", x, axis, options)`. */
+export const rms: AxisReduction = axisReduction("rms");
 
-/** Index (i32) of the first minimum along an axis; a NaN counts as the minimum. @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { argmin } from "./reduce.ts";
- * await initGPU();
- * using y = argmin(Tensor.fromArray([[1, 9, 1], [3, 4, 0]]));
- * console.log(await y.data()); // Int32Array [0, 2]
- * ```
- */
-export function argmin(x: Tensor, axis = -1, options: ReduceOptions = {}): Tensor {
-  return reduce("argmin", x, axis, options);
-}
+/** Index (i32) of the first maximum along an axis; a NaN counts as the maximum. Shorthand for `reduce("argmax", x, axis, options)`. */
+export const argmax: AxisReduction = axisReduction("argmax");
+
+/** Index (i32) of the first minimum along an axis; a NaN counts as the minimum. Shorthand for `reduce("argmin", x, axis, options)`. */
+export const argmin: AxisReduction = axisReduction("argmin");
 
 /**
  * Variance along an axis: population (÷n) by default, `unbiased: true`
@@ -475,104 +196,5 @@ export function variance(x: Tensor, axis = -1, options: VarianceOptions = {}): T
 export function std(x: Tensor, axis = -1, options: VarianceOptions = {}): Tensor {
   return reduce("std", x, axis, options);
 }
-
-/** Reductions over a whole tensor. */
-export type ReduceAllOp = "sum" | "mean" | "max" | "min" | "absmax" | "norm2" | "rms";
-
-/**
- * Reduces every element of `x` to a scalar tensor (shape `[]`, the input's
- * dtype): the tensor is cut into chunks, one workgroup each, whose f32
- * partial results a second pass combines. NaN propagates as in {@link reduce}; an empty
- * tensor throws.
- *
- * @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { reduceAll } from "./reduce.ts";
- * await initGPU();
- * using x = Tensor.arange(10000);
- * using s = reduceAll("sum", x);
- * console.log(s.shape, await s.item()); // [] 49995000
- * ```
- */
-export function reduceAll(op: ReduceAllOp, x: Tensor): Tensor {
-  const label = `reduceAll ${op}`;
-  if (!(op in VALUE)) {
-    throw new RangeError(`reduceAll: unknown op "${op}"; one of ${Object.keys(VALUE).join(", ")}`);
-  }
-  expectDType(label, x, "f32", "f16");
-  const n = x.size;
-  if (n === 0) {
-    throw new RangeError(
-      `${label}: ${x.toString()} is empty; a reduction needs at least one element`,
-    );
-  }
-  const y = Tensor.empty([], x.dtype);
-  valueReduce(label, op, x, y, 1, n, 1);
-  return y;
-}
-
-/** Sum of every element (scalar tensor). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { sumAll } from "./reduce.ts";
- * await initGPU();
- * using y = sumAll(Tensor.fromArray([[1, 2], [3, 4]]));
- * console.log(await y.item()); // 10
- * ```
- */
-export function sumAll(x: Tensor): Tensor {
-  return reduceAll("sum", x);
-}
-
-/** Mean of every element (scalar tensor). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { meanAll } from "./reduce.ts";
- * await initGPU();
- * using y = meanAll(Tensor.fromArray([[1, 2], [3, 4]]));
- * console.log(await y.item()); // 2.5
- * ```
- */
-export function meanAll(x: Tensor): Tensor {
-  return reduceAll("mean", x);
-}
-
-/** Maximum of every element (scalar tensor). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { maxAll } from "./reduce.ts";
- * await initGPU();
- * using y = maxAll(Tensor.fromArray([[1, 2], [3, 4]]));
- * console.log(await y.item()); // 4
- * ```
- */
-export function maxAll(x: Tensor): Tensor {
-  return reduceAll("max", x);
-}
-
-/** Minimum of every element (scalar tensor). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { minAll } from "./reduce.ts";
- * await initGPU();
- * using y = minAll(Tensor.fromArray([[1, 2], [3, 4]]));
- * console.log(await y.item()); // 1
- * ```
- */
-export function minAll(x: Tensor): Tensor {
-  return reduceAll("min", x);
-}
-
-/** Maximum absolute value of every element (scalar tensor). @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { absmaxAll } from "./reduce.ts";
- * await initGPU();
- * using y = absmaxAll(Tensor.fromArray([[1, -5], [3, 4]]));
- * console.log(await y.item()); // 5
- * ```
- */
-export function absmaxAll(x: Tensor): Tensor {
-  return reduceAll("absmax", x);
-}
+export { absmaxAll, maxAll, meanAll, minAll, reduceAll, sumAll } from "./reduce_all.ts";
+export type { ReduceAllOp } from "./reduce_all.ts";

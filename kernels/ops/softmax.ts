@@ -27,9 +27,8 @@
  */
 import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
+import { rowLayout, rowReduceCode } from "./row_reduce.ts";
 import { expectDType, header, IS_NAN } from "./wgsl.ts";
-
-const WG = 256;
 
 /** Options of {@link softmax} and {@link logSoftmax}. */
 export interface SoftmaxOptions {
@@ -42,12 +41,6 @@ export interface SoftmaxOptions {
   causal?: boolean;
   /** Multiplies the inputs first, e.g. 1/√d for attention. Default 1. */
   scale?: number;
-}
-
-function nextPow2(n: number): number {
-  let p = 1;
-  while (p < n) p *= 2;
-  return p;
 }
 
 function softmaxKernel(label: string, x: Tensor, log: boolean, options: SoftmaxOptions): Tensor {
@@ -77,21 +70,23 @@ function softmaxKernel(label: string, x: Tensor, log: boolean, options: SoftmaxO
   }
   const y = Tensor.empty(x.shape, x.dtype);
   if (x.size === 0) return y; // nothing to normalise (an empty last axis gives an empty result)
-  const ty = Math.min(WG, nextPow2(S));
-  const tx = WG / ty;
+  const { tx, ty } = rowLayout(S);
   const Tt = x.dtype;
   const valid = causal ? "c <= (j % P.t) + P.off" : "true";
   const out = log
     ? `select(P.ninf, v - st.x - log(st.y), ok)`
     : `select(0.0, select(exp(v - st.x), 1.0, v == st.x) / st.y, ok)`;
-  const code = `${header(Tt)}
+  const code = rowReduceCode({
+    decls: `${header(Tt)}
 struct Params { rows: u32, s: u32, t: u32, off: u32, tx: u32, ty: u32, scale: f32, ninf: f32, }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<${Tt}>;
 @group(0) @binding(2) var<storage, read_write> Y: array<${Tt}>;
 ${IS_NAN}
 // State: (running max, Σ exp(x − max)); y == 0 means empty.
-fn comb(a: vec2f, b: vec2f) -> vec2f {
+alias S = vec2f;
+fn s_init() -> S { return vec2f(0.0, 0.0); }
+fn s_comb(a: S, b: S) -> S {
   if (a.y == 0.0) { return b; }
   if (b.y == 0.0) { return a; }
   if (is_nan(a.x) || is_nan(b.x) || is_nan(a.y) || is_nan(b.y)) {
@@ -101,39 +96,23 @@ fn comb(a: vec2f, b: vec2f) -> vec2f {
   let ea = select(exp(a.x - m), 1.0, a.x == m);
   let eb = select(exp(b.x - m), 1.0, b.x == m);
   return vec2f(m, a.y * ea + b.y * eb);
-}
-var<workgroup> sh: array<vec2f, ${WG}>;
-@compute @workgroup_size(${WG}) fn main(
-  @builtin(local_invocation_index) li: u32,
-  @builtin(workgroup_id) wid: vec3u,
-  @builtin(num_workgroups) nwg: vec3u,
-) {
-  let lx = li % P.tx;
-  let ly = li / P.tx;
-  let j = (wid.x + wid.y * nwg.x) * P.tx + lx;
-  let live = j < P.rows;
+}`,
+    accumulate: `let live = j < P.rows;
   let base = j * P.s;
-  var st = vec2f(0.0, 0.0);
   if (live) {
     for (var c = ly; c < P.s; c += P.ty) {
-      if (${valid}) { st = comb(st, vec2f(f32(X[base + c]) * P.scale, 1.0)); }
+      if (${valid}) { st = s_comb(st, vec2f(f32(X[base + c]) * P.scale, 1.0)); }
     }
-  }
-  sh[li] = st;
-  workgroupBarrier();
-  for (var h = P.ty >> 1u; h > 0u; h = h >> 1u) {
-    if (ly < h) { sh[li] = comb(sh[li], sh[li + h * P.tx]); }
-    workgroupBarrier();
-  }
-  st = sh[lx];
+  }`,
+    finish: `st = sh[lx];
   if (live) {
     for (var c = ly; c < P.s; c += P.ty) {
       let ok = ${valid};
       let v = f32(X[base + c]) * P.scale;
       Y[base + c] = ${Tt}(${out});
     }
-  }
-}`;
+  }`,
+  });
   const params = new Params().u(rows, S, T, S - T, tx, ty).f(scale, -Infinity);
   dispatch(label, code, [x.buffer, y.buffer], params, grid(Math.ceil(rows / tx), 1));
   return y;

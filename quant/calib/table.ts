@@ -16,7 +16,8 @@
  * {@link writeArrowIPC} writes the IPC **file** format (Feather v2: the magic
  * `ARROW1` at both ends, a footer indexing the record batches) to a temporary
  * file beside the target and renames it into place, so an error never leaves
- * a half-written file; {@link readArrowIPC} checks the magic and reads it back.
+ * a half-written file; {@link readArrowIPC} checks the magic, the footer and
+ * every column's buffers, so a damaged file fails with an error naming it.
  *
  * @example
  * ```ts
@@ -50,7 +51,9 @@ import {
   type Vector,
   vectorFromArray,
 } from "apache-arrow";
+import { fileURLToPath } from "node:url";
 import type { LayerStats } from "./observers.ts";
+import { checkArrowFooter, checkArrowTable } from "./_arrow_check.ts";
 
 const INT32_MAX = 2 ** 31 - 1;
 
@@ -269,7 +272,7 @@ export function hasArrowFileMagic(bytes: Uint8Array): boolean {
  * ```
  */
 export async function writeArrowIPC(table: Table, path: string | URL): Promise<void> {
-  const target = path instanceof URL ? path.pathname : path;
+  const target = path instanceof URL ? fromFileUrl(path, "writeArrowIPC") : path;
   const bytes = tableToIPC(table, "file");
   const tmp = `${target}.${crypto.randomUUID().slice(0, 8)}.tmp`;
   try {
@@ -301,15 +304,44 @@ export async function writeArrowIPC(table: Table, path: string | URL): Promise<v
  * ```
  */
 export async function readArrowIPC(path: string | URL): Promise<Table> {
-  const bytes = await Deno.readFile(path);
+  const file = path instanceof URL ? fromFileUrl(path, "readArrowIPC") : path;
+  let bytes: Uint8Array;
+  try {
+    bytes = await Deno.readFile(file);
+  } catch (e) {
+    throw new Error(`readArrowIPC: cannot read "${file}": ${(e as Error).message}`, { cause: e });
+  }
   if (!hasArrowFileMagic(bytes)) {
     const starts = bytes.length >= 6 && MAGIC.every((b, i) => bytes[i] === b);
     throw new RangeError(
-      `readArrowIPC: "${path}" is not an Arrow IPC file (${bytes.length} bytes; ` +
+      `readArrowIPC: "${file}" is not an Arrow IPC file (${bytes.length} bytes; ` +
         (starts
           ? `it starts with ARROW1 but does not end with it: truncated?)`
           : `no ARROW1 magic at the start: an IPC stream or another format?)`),
     );
   }
-  return tableFromIPC(bytes);
+  const damaged = (problem: string, cause?: unknown) =>
+    new RangeError(
+      `readArrowIPC: "${file}" is damaged: ${problem}; write it again (or restore a copy)`,
+      { cause },
+    );
+  const footer = checkArrowFooter(bytes);
+  if (footer) throw damaged(footer);
+  let table: Table;
+  try {
+    table = tableFromIPC(bytes);
+  } catch (e) {
+    throw damaged(`it cannot be decoded (${(e as Error).message})`, e);
+  }
+  const columns = checkArrowTable(table);
+  if (columns) throw damaged(columns);
+  return table;
+}
+
+/** A `file:` URL as a path (percent-escapes decoded); other schemes are refused. */
+function fromFileUrl(url: URL, op: string): string {
+  if (url.protocol !== "file:") {
+    throw new TypeError(`${op}: ${url.href} is not a file URL; give a path or a file: URL`);
+  }
+  return fileURLToPath(url);
 }

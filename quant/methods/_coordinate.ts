@@ -24,7 +24,7 @@ import { matmul } from "../../kernels/ops/matmul.ts";
 import { sumAll } from "../../kernels/ops/reduce.ts";
 import type { LlamaModel } from "../../model/llama.ts";
 import { type LayerResult, type LayerTask, quantizeModel } from "../model.ts";
-import { elementFormat, isInt, type Quantizer } from "../quantizer.ts";
+import { describe, elementFormat, isInt, type Quantizer } from "../quantizer.ts";
 import { quantizePass } from "../quantize.ts";
 import { withParts } from "../linear.ts";
 import { QuantizedWeight, streamFormat } from "../weight.ts";
@@ -48,6 +48,12 @@ export function intGrid(q: Quantizer, method: string): IntGrid {
   if (!isInt(fmt)) {
     throw new RangeError(
       `${method}: needs an integer quantizer (int(b, …)); got format ${q.format}`,
+    );
+  }
+  if (q.rounding.kind !== "nearest") {
+    throw new RangeError(
+      `${method}: moves weights along the integer grid itself and has no stochastic rounding; ` +
+        `use rounding { kind: "nearest" } (got ${describe(q)})`,
     );
   }
   const g = q.granularity;

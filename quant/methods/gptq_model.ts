@@ -23,6 +23,7 @@
  * @module
  */
 import type { LlamaModel } from "../../model/llama.ts";
+import { checkSequences } from "../../model/capture.ts";
 import { withParts } from "../linear.ts";
 import { type LayerMethod, quantizeModel } from "../model.ts";
 import { quantError } from "../metrics.ts";
@@ -69,9 +70,10 @@ export const GPTQ: LayerMethod = {
 
 /**
  * Quantizes every decoder linear of `model` in place with GPTQ, calibrating
- * on `sequences` (equal-length token windows, e.g. from
- * `calibrationSequences`): `quantizeModel` with method "gptq". `q` may be one
- * quantizer or a function choosing one per layer (null: leave it).
+ * on `sequences` (equal-length token windows of at least 2 tokens, e.g.
+ * from `calibrationSequences`; checked before any work): `quantizeModel`
+ * with method "gptq". `q` may be one quantizer or a function choosing one per
+ * layer (null: leave it).
  */
 export async function gptqModel(
   model: LlamaModel,
@@ -79,6 +81,7 @@ export async function gptqModel(
   sequences: readonly ArrayLike<number>[],
   options: GptqModelOptions = {},
 ): Promise<GptqReport> {
+  checkSequences(sequences, model.config.vocabSize, { op: "gptqModel", minLength: 2 });
   const r = await quantizeModel(model, {
     method: "gptq",
     quantizer: q,

@@ -1,4 +1,4 @@
-import { assert, assertAlmostEquals, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertAlmostEquals, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { Tensor } from "../../kernels/tensor.ts";
 import { compareModels, klPerPosition, perplexity, planWindows } from "../../model/eval.ts";
 import { loadModel } from "../../model/load.ts";
@@ -116,3 +116,52 @@ gpuTest(
     assert(r.top1 > 0.95, `top-1 ${r.top1}`);
   },
 );
+
+gpuTest("NaN in a weight: perplexity and compareModels name it", async () => {
+  const text = (await Deno.readTextFile("data/corpus/valid.txt")).slice(0, 128);
+  using ref = await loadModel();
+  using model = await loadModel();
+  const norm = Float32Array.from(await model.layerNorm(1, "input").data());
+  norm[17] = NaN;
+  model.setLayerNorm(1, "input", Tensor.fromArray(norm));
+  for (
+    const run of [
+      () => perplexity(model, text, { seqLen: 64 }),
+      () => compareModels(ref, model, text, { seqLen: 64 }),
+    ]
+  ) {
+    await assertRejects(
+      run,
+      RangeError,
+      "the model gives a non-finite log-probability at window 0, position 0: its weight " +
+        "model.layers.1.input_layernorm.weight[17] = NaN",
+    );
+  }
+  await assertRejects(
+    () => compareModels(model, ref, text, { seqLen: 64 }),
+    RangeError,
+    "the reference gives a non-finite",
+  );
+  // precomputed reference logits with an Inf: the error says so
+  const rows = [[...new TextEncoder().encode(text.slice(0, 64))]];
+  using logits = ref.forward(rows);
+  const bad = Float32Array.from(await logits.data());
+  bad[3 * 256 + 5] = Infinity;
+  using badT = Tensor.fromArray(bad, logits.shape);
+  await assertRejects(
+    () => compareModels(badT, ref, rows),
+    RangeError,
+    "the reference gives a non-finite log-probability at window 0, position 3; the reference " +
+      "logits hold NaN or ±Inf there",
+  );
+  assertEquals(await ref.findNonFinite(), undefined);
+});
+
+gpuTest("perplexity: rows too short to score anything are refused, not NaN", async () => {
+  using model = await loadModel();
+  await assertRejects(() => perplexity(model, [[5]]), RangeError, "row 0 has 1 tokens");
+  await assertRejects(() => perplexity(model, [[5, 6], []]), RangeError, "row 1 has 0 tokens");
+  await assertRejects(() => perplexity(model, []), RangeError, "fewer than one window");
+  const r = await perplexity(model, [[80, 97]]);
+  assert(Number.isFinite(r.perplexity) && r.tokens === 1);
+});

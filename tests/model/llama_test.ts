@@ -251,6 +251,79 @@ gpuTest("loadModel: a wrong shape is named with both shapes", async () => {
   await Deno.remove(dir, { recursive: true });
 });
 
+gpuTest(
+  "loadModel: num_hidden_layers is checked against the layers the checkpoint holds",
+  async () => {
+    const dir = await brokenCheckpoint(() => {});
+    const config = JSON.parse(await Deno.readTextFile("data/tiny/config.json"));
+    const withLayers = (n: number) =>
+      Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, num_hidden_layers: n }));
+    // too few: the 4th layer would be left out silently
+    await withLayers(3);
+    await assertRejects(
+      () => loadModel(dir),
+      ModelLoadError,
+      "num_hidden_layers 3 but the checkpoint holds 4 decoder layers (model.layers.0 … " +
+        "model.layers.3); layers model.layers.3 would be left out; set num_hidden_layers to 4",
+    );
+    // too many, and absurdly many: refused at once from the names, nothing allocated
+    await withLayers(6);
+    await assertRejects(
+      () => loadModel(dir),
+      ModelLoadError,
+      "missing layers model.layers.4, model.layers.5;",
+    );
+    await withLayers(1e9);
+    const t0 = performance.now();
+    await assertRejects(() => loadModel(dir), ModelLoadError, "(999999996 in all)");
+    assert(performance.now() - t0 < 2000);
+    await Deno.remove(dir, { recursive: true });
+    // a hole: layer 1 gone entirely
+    const holed = await brokenCheckpoint((t) => {
+      for (const name of [...t.keys()]) if (name.startsWith("model.layers.1.")) t.delete(name);
+    });
+    await assertRejects(
+      () => loadModel(holed),
+      ModelLoadError,
+      "missing layers model.layers.1; the checkpoint is incomplete",
+    );
+    await Deno.remove(holed, { recursive: true });
+  },
+);
+
+gpuTest("loadModel: NaN or ±Inf in a weight is named with its element", async () => {
+  const nan = await brokenCheckpoint((t) => {
+    t.get("model.embed_tokens.weight")!.data[65 * 128 + 3] = NaN;
+    t.get("model.layers.2.post_attention_layernorm.weight")!.data[9] = -Infinity;
+  });
+  const e = await assertRejects(
+    () => loadModel(nan),
+    ModelLoadError,
+    "model.embed_tokens.weight[65, 3] = NaN; weights must be finite",
+  );
+  assertEquals((e as ModelLoadError).tensor, "model.embed_tokens.weight");
+  const inf = await brokenCheckpoint((t) => {
+    t.get("model.layers.2.post_attention_layernorm.weight")!.data[9] = -Infinity;
+  });
+  await assertRejects(
+    () => loadModel(inf),
+    ModelLoadError,
+    "model.layers.2.post_attention_layernorm.weight[9] = -Infinity",
+  );
+  // a finite f32 value beyond the f16 range: the fix is to load in f32
+  const big = await brokenCheckpoint((t) => {
+    t.get("model.layers.0.mlp.up_proj.weight")!.data[130] = 1e6;
+  });
+  await assertRejects(
+    () => loadModel(big, { dtype: "f16" }),
+    ModelLoadError,
+    "model.layers.0.mlp.up_proj.weight[1, 2] = Infinity after conversion from F32 to f16: the " +
+      'value exceeds the f16 range (±65504); load with { dtype: "f32" }',
+  );
+  (await loadModel(big)).dispose();
+  for (const dir of [nan, inf, big]) await Deno.remove(dir, { recursive: true });
+});
+
 gpuTest("loadModel: a directory without a checkpoint or config says so", async () => {
   const dir = await Deno.makeTempDir();
   await assertRejects(() => loadModel(dir), Error, "config.json");

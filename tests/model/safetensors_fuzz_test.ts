@@ -1,7 +1,14 @@
 import { assert, assertGreater, assertLess } from "@std/assert";
-import { parseSafetensors, SafetensorsError } from "../../model/safetensors.ts";
+import {
+  INDEX_FILE,
+  openCheckpoint,
+  parseSafetensors,
+  SafetensorsError,
+  writeShardedSafetensors,
+} from "../../model/safetensors.ts";
 import { isFloatDtype } from "../../model/safetensors_dtype.ts";
 import { craft } from "./safetensors_helpers.ts";
+import { below, byteMutations, pick, rng as seeded } from "../_fuzz.ts";
 
 /** mulberry32: a small seeded generator, so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -145,4 +152,103 @@ Deno.test("fuzz: every mutated file either parses and reads, or throws a Safeten
     assertGreater(outcomes.get(field) ?? 0, 10, `few rejections for ${field}: ${[...outcomes]}`);
   }
   assertLess(performance.now() - start, 5000);
+});
+
+Deno.test("fuzz: a damaged sharded checkpoint on disk opens and reads, or fails naming its file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    // a sharded checkpoint: F32, BF16, F16 and I8 tensors
+    const out = await writeShardedSafetensors(dir, {
+      "model.a": {
+        dtype: "F32",
+        shape: [4, 3],
+        data: Float32Array.from({ length: 12 }, (_, i) => i),
+      },
+      "model.b": { dtype: "BF16", shape: [5], data: new Float32Array([1, -2, 3.5, 0, 8]) },
+      "model.c": { dtype: "F16", shape: [2, 2], data: new Float32Array([0.5, 1, 2, 4]) },
+      "model.d": { dtype: "I8", shape: [6], data: new Int8Array([1, -1, 2, -2, 3, -3]) },
+    }, { maxShardBytes: 24 });
+    const shards = out.files.map((f) => f.split("/").pop()!);
+    assert(shards.length >= 2, `${shards.length} shards`);
+    const original = new Map<string, Uint8Array>();
+    for (const f of [...shards, INDEX_FILE]) original.set(f, await Deno.readFile(`${dir}/${f}`));
+    const index = JSON.parse(new TextDecoder().decode(original.get(INDEX_FILE)!));
+    const indexEdits: ((r: () => number) => string)[] = [
+      (r) => { // a shard name changed or pointed outside the folder
+        const j = structuredClone(index);
+        const t = pick(r, Object.keys(j.weight_map));
+        j.weight_map[t] = pick(r, [
+          "missing.safetensors",
+          "../x.safetensors",
+          "",
+          7,
+          null,
+          shards[0],
+        ]);
+        return JSON.stringify(j);
+      },
+      (r) =>
+        JSON.stringify(
+          pick(r, [null, [], { weight_map: [] }, { metadata: {} }, { weight_map: "x" }]),
+        ),
+      (r) => { // a token spliced in, or cut short
+        const t = JSON.stringify(index);
+        const at = below(r, t.length);
+        return r() < 0.5
+          ? t.slice(0, at)
+          : t.slice(0, at) + pick(r, ['"', "}", ",", "null"]) + t.slice(at);
+      },
+    ];
+    const bytes = byteMutations(0);
+    const r = seeded(99);
+    let opened = 0, rejected = 0, slowest = 0;
+    const start = performance.now();
+    let damaged = INDEX_FILE;
+    for (let i = 0; i < 300; i++) {
+      await Deno.writeFile(`${dir}/${damaged}`, original.get(damaged)!); // undo the last case
+      let what: string;
+      if (r() < 0.25) {
+        await Deno.writeTextFile(`${dir}/${INDEX_FILE}`, pick(r, indexEdits)(r));
+        what = damaged = INDEX_FILE;
+      } else {
+        const f = damaged = pick(r, shards);
+        const [name, mutate] = pick(r, bytes);
+        await Deno.writeFile(
+          `${dir}/${f}`,
+          mutate(original.get(f)!, r, original.get(pick(r, shards))!),
+        );
+        what = `${f}: ${name}`;
+      }
+      const t0 = performance.now();
+      try {
+        await using ckpt = await openCheckpoint(dir);
+        for (const name of ckpt.names) {
+          const info = ckpt.info(name);
+          const t = await ckpt.read(name);
+          assert(t.data.byteLength === info.byteLength, `case ${i} (${what}): ${name}`);
+          if (isFloatDtype(info.dtype)) await ckpt.read(name, { as: "f32" });
+        }
+        opened++;
+      } catch (e) {
+        assert(e instanceof SafetensorsError, `case ${i} (${what}) threw ${e}`);
+        assert(
+          e.message.startsWith(`${dir}/`) && e.file.startsWith(`${dir}/`),
+          `case ${i} (${what}) does not name the file: ${e.message}`,
+        );
+        rejected++;
+      }
+      slowest = Math.max(slowest, performance.now() - t0);
+    }
+    const ms = performance.now() - start;
+    console.log(
+      `300 cases: ${opened} opened and read, ${rejected} rejected; slowest ${
+        slowest.toFixed(0)
+      } ms, all ${ms.toFixed(0)} ms`,
+    );
+    assertGreater(opened, 20);
+    assertGreater(rejected, 150);
+    assertLess(slowest, 2000); // no case hangs
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -235,3 +235,56 @@ gpuTest(
     assertThrows(() => quantizer("e2m1", { symmetric: false }), RangeError, "integer format");
   },
 );
+
+gpuTest(
+  "an f16 scale that would overflow fails naming the tensor, the group and the fix",
+  async () => {
+    // int4: qmax 7, so a group whose largest value exceeds 65504 · 7 needs an f16 scale above
+    // 65504, which rounds to +Inf: the group would decode to NaN.
+    const w = Float32Array.from({ length: 16 }, (_, i) => (i % 5) - 2);
+    w[9] = 1e6;
+    using t = Tensor.fromArray(w, [2, 8]);
+    for (
+      const run of [
+        () => quantize(int(4, { group: 4 }), t, { name: "big" }),
+        () => fakeQuant(int(4, { group: 4 }), t, { name: "big" }),
+      ]
+    ) {
+      const e = await assertRejects(run, RangeError);
+      for (const part of ["big", "group 2", "row 1, columns 0–3", "1000000", 'scale: "f32"']) {
+        assert(e.message.includes(part), `"${part}" missing from: ${e.message}`);
+      }
+    }
+    // asymmetric: (max − min) / 15 above 65504
+    const e = await assertRejects(
+      () => quantize(int(4, { per: "channel", symmetric: false }), t, { name: "big" }),
+      RangeError,
+    );
+    assert(e.message.includes("row 1") && e.message.includes("[-2, 1000000]"), e.message);
+    // f32 scales hold it, and every value decodes to a finite number close to the input
+    using ok = await fakeQuant(int(4, { group: 4, scale: "f32" }), t);
+    const y = await ok.data();
+    assert(y.every(Number.isFinite));
+    assertEquals(y[9], 1e6);
+    // the edge: a scale just inside f16 still works
+    const edge = new Float32Array(8).fill(1);
+    edge[0] = 65504 * 7;
+    using te = Tensor.fromArray(edge, [1, 8]);
+    using ye = await fakeQuant(int(4), te);
+    assertEquals((await ye.data())[0], 65504 * 7);
+  },
+);
+
+gpuTest("NaN past element 2²⁴ of a large tensor is named at its exact place", async () => {
+  // f32 holds every integer only up to 2²⁴: index 16 793 599 would round to 16 793 600,
+  // one past the last element
+  const rows = 4100, cols = 4096;
+  const w = new Float32Array(rows * cols).fill(0.5);
+  w[rows * cols - 1] = NaN;
+  using t = Tensor.fromArray(w, [rows, cols]);
+  await assertRejects(
+    () => quantize(int(8), t, { name: "big" }),
+    RangeError,
+    "big: element [4099, 4095] is NaN",
+  );
+});

@@ -1,5 +1,5 @@
 /**
- * Pure-TS reference for kernels/ops/coordinate.ts: the coordinate-wise
+ * Pure-TS reference for kernels/quantize/coordinate.ts: the coordinate-wise
  * rounding sweep, one row at a time, in f32 arithmetic (Math.fround after
  * every operation, as the kernel computes).
  * @module

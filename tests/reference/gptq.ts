@@ -1,14 +1,14 @@
 /**
  * Pure-TS references for GPTQ: the plain column-by-column algorithm of the
  * paper (no blocks, f64 weights and Hessian) for integer quantizers with
- * min-max ranges, and the kernel `gptqColumns` of kernels/ops/gptq.ts.
+ * min-max ranges, and the kernel `gptqColumns` of kernels/quantize/gptq.ts.
  * Scales follow quant/quantize.ts (f32 arithmetic of quant/formats, f16
  * storage); a value is rounded from its f32 image, as the GPU does.
  * @module
  */
 import { affineParams, symmetricScale } from "../../quant/formats/mod.ts";
 import { elementFormat, isInt } from "../../quant/quantizer.ts";
-import type { DecisionTable } from "../../kernels/ops/quantize.ts";
+import type { DecisionTable } from "../../kernels/quantize/decision_table.ts";
 import { choleskyRef } from "./linalg.ts";
 
 const f = Math.fround;

@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { join } from "node:path";
-import { judge, runNotebook } from "../../tools/nb_run.ts";
+import { checkClaims, judge, runNotebook } from "../../tools/nb_run.ts";
+import { Scorecard } from "../../viz/claim.ts";
 import { parseArgs, selectNotebooks } from "../../tools/notebooks.ts";
 
 const FIXTURES = new URL("./fixtures/", import.meta.url).pathname;
@@ -113,7 +114,7 @@ Deno.test("deno task notebooks end to end on the fixtures: run, report, export, 
     const text = new TextDecoder().decode(cmd.stdout);
     const lines = text.trim().split("\n");
     assertEquals(cmd.code, 1, text);
-    assertEquals(lines.at(-1), "1 passed, 2 failed", text);
+    assertEquals(lines.at(-1), "1 passed, 3 failed", text);
     // the failing claim is reported with its cell, source and error
     assertStringIncludes(
       text,
@@ -122,6 +123,16 @@ Deno.test("deno task notebooks end to end on the fixtures: run, report, export, 
     assertStringIncludes(text, "│ // claim: the error is below 0.1");
     assertStringIncludes(text, "✗ no_claim: claim-missing");
     assertStringIncludes(text, "✓ pass (");
+    assertStringIncludes(text, "claim passed, 1 claim)");
+    // a claim cell that runs clean but records other claims than the committed file fails
+    assertStringIncludes(text, "✗ wrong_claims: claims");
+    assertStringIncludes(text, "expected claim(s) not made: vanished");
+    // the scorecard lists the recorded claims; the index links it with per-notebook counts
+    const card = await Deno.readTextFile(join(out, "scorecard.html"));
+    assertStringIncludes(card, "2 claims: 2 ✓ · 0 ✗ · 0 not reproduced");
+    assertStringIncludes(card, "int4 has a lower error than int3");
+    assertStringIncludes(card, "No claims recorded by: fail_claim, no_claim");
+    assertStringIncludes(text, `✓ page ${join(out, "scorecard.html")}`);
     // executed notebooks, pages, index and screenshot
     const executed = JSON.parse(await Deno.readTextFile(join(out, "fail_claim.ipynb")));
     assertEquals(executed.cells[3].execution_count, null); // stopped at the claim
@@ -131,12 +142,49 @@ Deno.test("deno task notebooks end to end on the fixtures: run, report, export, 
     assertStringIncludes(text, "✓ page");
     assertStringIncludes(text, "pass.html: 1/1 charts");
     const index = await Deno.readTextFile(join(out, "index.html"));
-    assertStringIncludes(index, "1 passed, 2 failed");
+    assertStringIncludes(index, "1 passed, 3 failed");
+    assertStringIncludes(index, '<a href="scorecard.html">scorecard</a>');
+    assertStringIncludes(index, "1 ✓ · 0 ✗ · 0 not reproduced");
     assertStringIncludes(index, "claim failed: mse 0.5");
     const png = await Deno.readFile(join(out, "screenshot.png"));
     assertEquals(Array.from(png.subarray(1, 4)), [0x50, 0x4e, 0x47]); // "PNG"
     assert(png.length > 5000, "screenshot too small to hold a chart");
   } finally {
     await Deno.remove(out, { recursive: true });
+  }
+});
+
+Deno.test("checkClaims: exactly the committed ids, each with its committed outcome", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const card = new Scorecard("nb", { expected: { a: "holds", b: "fails" }, out: dir });
+    const side = (v: number) => ({ name: `x${v}`, bits: 4, values: [v, v, v] });
+    const base = { statement: "s", metric: "m", better: "lower" as const, evaluation: "e" };
+    card.claim({ ...base, id: "a", method: side(1), baseline: side(2), seeds: [0, 1, 2] });
+    card.claim({ ...base, id: "b", method: side(2), baseline: side(1), seeds: [0, 1, 2] });
+    const arrow = join(dir, "nb.arrow"), json = join(dir, "nb.json");
+    const check = (expected: unknown) => {
+      Deno.writeTextFileSync(json, JSON.stringify(expected));
+      return checkClaims("nb", arrow, json);
+    };
+    const ok = check({ a: "holds", b: "fails" });
+    assertEquals([ok.problem, ok.claims.length], [undefined, 2]);
+    assertStringIncludes(check({ a: "holds", b: "holds" }).problem!, `"b" fails, expected holds`);
+    assertStringIncludes(check({ a: "holds" }).problem!, "claim(s) not in");
+    assertStringIncludes(
+      check({ a: "holds", b: "fails", c: "holds" }).problem!,
+      "expected claim(s) not made: c",
+    );
+    assertStringIncludes(check({}).problem!, "lists no claims");
+    assertStringIncludes(
+      checkClaims("nb", join(dir, "none.arrow"), json).problem!,
+      "no claims were recorded",
+    );
+    assertStringIncludes(
+      checkClaims("nb", arrow, join(dir, "none.json")).problem!,
+      "cannot read the expected outcomes",
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

@@ -2,7 +2,7 @@ import { assertEquals, AssertionError, assertThrows } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
 import { lowbitMatmul } from "../../../kernels/lowbit/kernel.ts";
-import { packInt } from "../../../kernels/lowbit/int.ts";
+import { packInt } from "../../../kernels/lowbit/pack.ts";
 import { gpuTest, roundF16 } from "../../_helpers.ts";
 import { dequantizeRef, matmulRef } from "../../reference/lowbit.ts";
 import { CASES, randomWeight } from "./_weights.ts";

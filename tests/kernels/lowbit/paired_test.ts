@@ -3,7 +3,7 @@ import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
 import { lowbitMatmul, planMatmul } from "../../../kernels/lowbit/kernel.ts";
 import { denseMatmul } from "../../../kernels/lowbit/dense.ts";
-import { pairPlan } from "../../../kernels/lowbit/fastgemv.ts";
+import { pairPlan } from "../../../kernels/gemm/paired.ts";
 import { gpuTest, roundF16 } from "../../_helpers.ts";
 import { dequantizeRef, matmulRef } from "../../reference/lowbit.ts";
 import { type Case, randomWeight } from "./_weights.ts";

@@ -1,7 +1,7 @@
 import { AssertionError } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
-import { packInt } from "../../../kernels/lowbit/int.ts";
+import { packInt } from "../../../kernels/lowbit/pack.ts";
 import { hasDot4I8, matmulW8A8, quantizeInt8Rows } from "../../../kernels/lowbit/w8a8.ts";
 import { gpuTest } from "../../_helpers.ts";
 import { roundHalfEven } from "../../reference/elementwise.ts";

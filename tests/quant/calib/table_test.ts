@@ -146,6 +146,60 @@ Deno.test("writeArrowIPC leaves nothing half-written; readArrowIPC names bad fil
   }
 });
 
+Deno.test("writeArrowIPC and readArrowIPC take file URLs with escaped characters", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.mkdir(`${dir}/with space`);
+    const url = new URL(`file://${dir}/with space/ä x.arrow`);
+    assert(url.pathname.includes("%20"), url.pathname);
+    await writeArrowIPC(tableFromArrays({ n: Int32Array.from([7]) }), url);
+    assertEquals([...Deno.readDirSync(`${dir}/with space`)].map((e) => e.name), ["ä x.arrow"]);
+    assertEquals(tableToRecords(await readArrowIPC(url)), [{ n: 7 }]);
+    await assertRejects(
+      () => writeArrowIPC(tableFromArrays({ n: [1] }), new URL("https://example.com/x.arrow")),
+      TypeError,
+      "not a file URL",
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("readArrowIPC: damage inside a file is named with the file, and never hangs", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const good = tableToIPC(
+      tableFromArrays({ a: Float32Array.from([1, 2, 3]), s: ["x", "y", "z"] }),
+      "file",
+    );
+    const cases: [string, (b: Uint8Array) => void, string][] = [
+      // the footer's record-batch count: the reader would walk ~2³¹ blocks
+      ["count", (b) => b.fill(0x7f, b.length - 10 - 8, b.length - 10 - 5), "is damaged"],
+      // the footer length itself
+      ["footer", (b) => new DataView(b.buffer).setInt32(b.length - 10, 1e9, true), "footer length"],
+      // the message region overwritten with 0xff: lengths and offsets all wrong
+      ["message", (b) => b.fill(0xff, 12, 120), "is damaged"],
+    ];
+    for (const [name, damage, part] of cases) {
+      const b = good.slice();
+      damage(b);
+      const path = `${dir}/${name}.arrow`;
+      await Deno.writeFile(path, b);
+      const t0 = performance.now();
+      const e = await assertRejects(() => readArrowIPC(path), RangeError);
+      assert(e.message.includes(`"${path}"`) && e.message.includes(part), `${name}: ${e.message}`);
+      assert(performance.now() - t0 < 1000, `${name}: ${performance.now() - t0} ms`);
+    }
+    await assertRejects(
+      () => readArrowIPC(`${dir}/none.arrow`),
+      Error,
+      `cannot read "${dir}/none.arrow"`,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("tables reject inconsistent inputs", () => {
   assertThrows(() => channelTable([]), RangeError, "no layers");
   assertThrows(() => layerTable([]), RangeError, "no layers");

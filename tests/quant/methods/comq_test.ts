@@ -2,6 +2,7 @@ import { assert, assertRejects } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { fp, int } from "../../../quant/quantizer.ts";
 import { comqLayer } from "../../../quant/methods/comq.ts";
+import { gpfqLayer } from "../../../quant/methods/gpfq.ts";
 import { gpuTest } from "../../_helpers.ts";
 import { comqRef } from "../../reference/coordinate.ts";
 import { differing, layerProblem, refError } from "./_layer.ts";
@@ -50,4 +51,8 @@ gpuTest("comqLayer rejects float formats and per-token scales", async () => {
   using h = Tensor.zeros([32, 32]);
   await assertRejects(() => comqLayer(w, h, fp("e2m1", { group: 16 })), RangeError, "integer");
   await assertRejects(() => comqLayer(w, h, int(8, { per: "token" })), RangeError, "per output");
+  // COMQ and GPFQ round along the grid themselves: stochastic rounding is refused, not dropped
+  const sr = int(4, { group: 16, rounding: { kind: "stochastic", seed: 1 } });
+  await assertRejects(() => comqLayer(w, h, sr), RangeError, "no stochastic rounding");
+  await assertRejects(() => gpfqLayer(w, h, sr), RangeError, "no stochastic rounding");
 });

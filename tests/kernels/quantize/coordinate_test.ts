@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
-import { coordinateSweep } from "../../../kernels/ops/coordinate.ts";
+import { coordinateSweep } from "../../../kernels/quantize/coordinate.ts";
 import { assertClose, gpuTest } from "../../_helpers.ts";
 import { coordinateSweepRef } from "../../reference/coordinate.ts";
 

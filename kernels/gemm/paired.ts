@@ -1,7 +1,8 @@
 /**
- * The paired-decode GEMV for batch 1–8 (decode), used by `planMatmul` for
- * int2/int4/int8 (symmetric or with zero points), 2-bit ternary and dense f16
- * weights whenever a 16-byte chunk of codes lies inside one scale group.
+ * The paired-decode GEMV for batch 1–8 (decode), used by `planMatmul`
+ * (plan.ts) for every weight source whose storage declares a paired decode
+ * (int2/int4/int8 symmetric or with zero points, 2-bit ternary) and for dense
+ * f16 weights, whenever a 16-byte chunk of codes lies inside one scale group.
  *
  * - **Two codes per decode**: one `(word >> r) & mask ^ magic` puts two
  *   b-bit fields (from the low and high halves of a word) into the mantissas
@@ -20,13 +21,13 @@
  *
  * @example
  * ```ts
- * import { pairPlan } from "./fastgemv.ts";
+ * import { pairPlan } from "./paired.ts";
  * const p = pairPlan(4, true);
  * console.log(p.length, p[0].lo, p[0].hi); // 4 pairs per word; codes 0 and 4 share a decode
  * ```
  * @module
  */
-import { wgslF32 } from "./codegen.ts";
+import { wgslF32 } from "../lowbit/codegen.ts";
 
 /** One decode of two codes of a 32-bit word. */
 export interface PairDecode {
@@ -52,7 +53,7 @@ export interface PairDecode {
  *
  * @example
  * ```ts
- * import { pairPlan } from "./fastgemv.ts";
+ * import { pairPlan } from "./paired.ts";
  * console.log(new Set(pairPlan(2, true).map((d) => d.shift)).size); // 3 distinct shifts for 8 pairs
  * ```
  */
@@ -132,7 +133,7 @@ const XYZW = "xyzw";
  *
  * @example
  * ```ts
- * import { fastGemvFits } from "./fastgemv.ts";
+ * import { fastGemvFits } from "./paired.ts";
  * console.log(fastGemvFits(4, 4096, 128)); // true
  * ```
  */
@@ -155,13 +156,13 @@ function tileK(K: number, CHC: number, M: number, bytes: number): number {
 
 /**
  * WGSL of the paired GEMV. `decls` holds the bindings and the helpers
- * `xload`, `scale`, `zero`, `bias` (as kernel.ts declares them); `finish`
+ * `xload`, `scale`, `zero`, `bias` (as source.ts `gemvDecls` declares them, with `store`); `finish`
  * the statements that turn the reduced `r` of output (`mm`, `nn`) into `Y`.
  * Returns the code and the rows per workgroup.
  *
  * @example
  * ```ts
- * import { fastGemvCode } from "./fastgemv.ts";
+ * import { fastGemvCode } from "./paired.ts";
  * const src = { N: 64, K: 256, GS: 128, G: 2, stride: 32, bits: 4, signed: true, zeros: false, scaled: true };
  * const { rows } = fastGemvCode(src, { T: 8, RPT: 2, M: 1, tileBytes: 16384 }, "", "");
  * console.log(rows); // 64

@@ -1,7 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
-import { diagonal, gptqColumns, setDiagonal } from "../../../kernels/ops/gptq.ts";
+import { diagonal, gptqColumns, setDiagonal } from "../../../kernels/quantize/gptq.ts";
 import { decisionTable } from "../../../quant/table.ts";
 import { elementFormat } from "../../../quant/quantizer.ts";
 import { assertClose, gpuTest } from "../../_helpers.ts";
