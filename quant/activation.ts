@@ -28,7 +28,7 @@
 import { Tensor } from "../kernels/tensor.ts";
 import { binary, cast, mul, unary, where } from "../kernels/ops/elementwise.ts";
 import { absmax } from "../kernels/ops/reduce.ts";
-import { fakeQuantRows, tableQuantize } from "../kernels/ops/quantize.ts";
+import { fakeQuantRows, tableQuantize } from "../kernels/quantize/mod.ts";
 import type { ElementFormat } from "./formats/format.ts";
 import { describe, elementFormat, fromJSON, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";

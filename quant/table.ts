@@ -16,7 +16,7 @@
  * @module
  */
 import type { ElementFormat } from "./formats/mod.ts";
-import type { DecisionTable } from "../kernels/ops/quantize.ts";
+import type { DecisionTable } from "../kernels/quantize/mod.ts";
 
 const cache = new WeakMap<ElementFormat, DecisionTable>();
 

@@ -42,7 +42,7 @@ import {
   unpackWeights,
 } from "../kernels/lowbit/layout.ts";
 import { lowbitMatmul } from "../kernels/lowbit/kernel.ts";
-import { tableDequantize } from "../kernels/ops/quantize.ts";
+import { tableDequantize } from "../kernels/quantize/mod.ts";
 import { mul, sub } from "../kernels/ops/elementwise.ts";
 import { bitsPerWeight, describe, elementFormat, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
