@@ -55,3 +55,4 @@ export {
   unpackWeights,
 } from "./lowbit/layout.ts";
 export { lowbitMatmul, type LowbitMatmulOptions } from "./lowbit/kernel.ts";
+export type { Codegen, Storage } from "./lowbit/codegen.ts";

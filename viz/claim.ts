@@ -46,7 +46,7 @@
  * @module
  */
 
-import { tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
+import { type Table, tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
 import { type Displayable, displayable, escapeHtml, JUPYTER_DISPLAY } from "./display.ts";
 
 /** Which direction of the metric is better. */
@@ -303,6 +303,8 @@ export class Scorecard implements Displayable {
   readonly #out: string | null;
 
   /**
+   * A scorecard for one notebook, reading its expected outcomes.
+   *
    * @param notebook the notebook's file name without `.ipynb`
    * @param options expected outcomes and the output folder
    */
@@ -365,7 +367,7 @@ export class Scorecard implements Displayable {
   }
 
   /** The records as an Arrow table (one row per claim). */
-  table(): ReturnType<typeof tableFromArrays> {
+  table(): Table {
     return claimsTable(this.records);
   }
 
@@ -403,7 +405,7 @@ export class Scorecard implements Displayable {
  * console.log(claimsTable([r]).getChild("outcome")?.get(0)); // holds
  * ```
  */
-export function claimsTable(records: readonly ClaimRecord[]): ReturnType<typeof tableFromArrays> {
+export function claimsTable(records: readonly ClaimRecord[]): Table {
   const col = <T>(f: (r: ClaimRecord) => T) => records.map(f);
   const num = (f: (r: ClaimRecord) => number) => Float64Array.from(records, f);
   return tableFromArrays({

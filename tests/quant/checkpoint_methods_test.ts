@@ -51,6 +51,9 @@ for (const config of CASES) {
     const fd = await fake.data(), pd = await packed.data();
     // logits are O(10); the low-bit GEMV sums in another order than the dense matmul
     const d = maxAbsDiff(pd, fd);
+    console.log(
+      `${config.method}: max |packed − fake-quant| logit difference ${d.toExponential(2)}`,
+    );
     assert(d < 2e-2, `${config.method}: packed logits differ from fake-quant by ${d}`);
     const root = await Deno.makeTempDir();
     try {
