@@ -149,12 +149,10 @@ function toWindows(input: EvalInput, vocab: number, o: EvalOptions): Window[] {
   const first = typeof input === "string" ? undefined : (input as ArrayLike<unknown>)[0];
   if (typeof input !== "string" && typeof first === "object" && first !== null) {
     return Array.from(input as readonly ArrayLike<number>[], (r, i) => {
-      if (!(r?.length >= 2)) {
+      const n = r?.length ?? 0;
+      if (!(n >= 2)) {
         throw new RangeError(
-          `row ${i} has ${
-            r?.length ?? 0
-          } tokens; a window needs at least 2 (one to predict from, ` +
-            `one to score)`,
+          `row ${i} has ${n} tokens; a window needs at least 2 (one to predict from, one to score)`,
         );
       }
       return { ids: Int32Array.from(r), scoreFrom: 0 };
