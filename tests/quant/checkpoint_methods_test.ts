@@ -49,12 +49,15 @@ for (const config of CASES) {
     assertEquals(packModel(model).length, 28, "every layer kept codes the kernels can run");
     using packed = model.forward(ids);
     const fd = await fake.data(), pd = await packed.data();
-    // logits are O(10); the low-bit GEMV sums in another order than the dense matmul
+    // the low-bit GEMM (44 tokens) dequantizes into the dense tiled kernel: bit-identical to the
+    // fake-quantized model; QuIP's packed layer rotates x and y on the fly (x·Vᵀ, ·U) where the
+    // fake-quantized one holds Ŵ = Uᵀ·Q̃·V, so its sums round differently (measured 2.9e-5)
     const d = maxAbsDiff(pd, fd);
     console.log(
       `${config.method}: max |packed − fake-quant| logit difference ${d.toExponential(2)}`,
     );
-    assert(d < 2e-2, `${config.method}: packed logits differ from fake-quant by ${d}`);
+    const bound = config.method === "quip" ? 1e-3 : 0;
+    assert(d <= bound, `${config.method}: packed logits differ from fake-quant by ${d}`);
     const root = await Deno.makeTempDir();
     try {
       await saveQuantized(model, `${root}/q`);
