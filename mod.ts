@@ -66,8 +66,15 @@ export { calibrationSequences, captureLayerInputs } from "./model/capture.ts";
 export { compareModels, perplexity } from "./model/eval.ts";
 
 // claims: what a notebook states, measured, checked against its stored outcome
-export { checkStored, markdown, Scorecard } from "./viz/claim.ts";
-export type { ClaimRecord } from "./viz/claim.ts";
+export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
+export type {
+  Better,
+  ClaimRecord,
+  ClaimSide,
+  ClaimSpec,
+  Outcome,
+  ScorecardOptions,
+} from "./viz/claim.ts";
 
 // namespaces: number formats, statistics, transforms, allocation, methods, charts
 export * as formats from "./quant/formats/mod.ts";
@@ -88,6 +95,7 @@ export {
   awq,
   type AwqReport,
   comq,
+  comqLayer,
   crossLayerEqualize,
   crossquant,
   crossQuantize,
@@ -95,12 +103,15 @@ export {
   type EqualizationRecord,
   fpFormat,
   gpfq,
+  gpfqLayer,
   gptq,
   gptqModel,
   type GptqModelOptions,
+  type HessianQuantReport,
   type LayerErrorRow,
   layerwiseIp,
   llmFp4,
+  type LlmFp4Options,
   type LlmFp4Report,
   lqer,
   type LqerReport,
@@ -112,4 +123,6 @@ export {
   quip,
   type QuipReport,
   rtn,
+  type WeightedLinear,
 } from "./quant/methods/mod.ts";
+export { ByteTokenizer } from "./model/tokenizer.ts";

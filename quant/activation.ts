@@ -5,9 +5,10 @@
  * - `{ kind: "token", quantizer, clip? }`: dynamic, one scale per token
  *   (row), set by the row's absmax (times `clip`): W8A8, W4A8 (Xiao et al.,
  *   SmoothQuant's per-token baseline);
- * - `{ kind: "crossquant", quantizer, alpha }`: CrossQuant's per-element
- *   scale Δ_ij = t_i^α · c_j^(1−α) / q_max from row and column absmaxima
- *   (`quant/methods/crossquant.ts` cites the paper);
+ * - `{ kind: "crossquant", quantizer, alpha, columns? }`: CrossQuant's
+ *   per-element scale Δ_ij = t_i^α · c_j^(1−α) / q_max from row and column
+ *   absmaxima, the columns' either the input's own (dynamic) or calibrated
+ *   ones (static; `quant/methods/crossquant.ts` cites the paper);
  * - `{ kind: "static", format, maxValue }`: one static per-tensor scale in an
  *   FP format (LLM-FP4, `quant/methods/llm_fp4.ts`).
  *
@@ -37,7 +38,7 @@ import { fpFormat } from "./fp_format.ts";
 /** A layer's input quantizer (see the module doc). */
 export type InputQuantizer =
   | { kind: "token"; quantizer: Quantizer; clip?: number }
-  | { kind: "crossquant"; quantizer: Quantizer; alpha: number }
+  | { kind: "crossquant"; quantizer: Quantizer; alpha: number; columns?: Float32Array }
   | { kind: "static"; format: string; maxValue: number };
 
 /** `a` checked through `fromJSON`; the caller's object is kept when it was already canonical. */
@@ -87,7 +88,10 @@ export function checkInputQuantizer(a: InputQuantizer, label = "input quantizer"
       if (!(a.alpha >= 0 && a.alpha <= 1)) {
         throw new RangeError(`${label}: CrossQuant alpha ${a.alpha} ∉ [0, 1]`);
       }
-      return { kind: "crossquant", quantizer: q, alpha: a.alpha };
+      if (a.columns !== undefined && !(a.columns instanceof Float32Array)) {
+        throw new TypeError(`${label}: CrossQuant columns must be a Float32Array`);
+      }
+      return { kind: "crossquant", quantizer: q, alpha: a.alpha, columns: a.columns };
     }
     case "static":
       fpFormat(a.format);
@@ -120,7 +124,8 @@ export function quantizeInput(x: Tensor, a: InputQuantizer): Tensor {
     case "crossquant": {
       const cols = x.shape[x.shape.length - 1];
       using x2 = x.reshape([x.size / cols, cols]);
-      using y = crossQuantize(x2, { act: a.quantizer, alpha: a.alpha });
+      using columns = a.columns ? Tensor.fromArray(a.columns) : undefined;
+      using y = crossQuantize(x2, { act: a.quantizer, alpha: a.alpha, columns });
       return y.reshape(x.shape);
     }
     case "static":
@@ -135,7 +140,9 @@ export function describeInput(a: InputQuantizer): string {
       return describe(a.quantizer) +
         (a.clip !== undefined && a.clip !== 1 ? ` · clip ${a.clip}` : "");
     case "crossquant":
-      return `${a.quantizer.format} · CrossQuant α ${a.alpha}`;
+      return `${a.quantizer.format} · CrossQuant α ${a.alpha}${
+        a.columns ? " · static columns" : ""
+      }`;
     case "static":
       return `${a.format} static ≤ ${a.maxValue.toPrecision(3)}`;
   }
@@ -147,6 +154,11 @@ export interface CrossQuantOptions {
   act: Quantizer;
   /** Exponent of the row maxima (1 − α goes to the columns). Default 0.15. */
   alpha?: number;
+  /**
+   * Static column maxima c `[channels]` (calibrated); default: the input's
+   * own column maxima (dynamic, not foldable).
+   */
+  columns?: Tensor;
 }
 
 function formatOf(q: Quantizer) {
@@ -207,8 +219,13 @@ export function crossQuantize(x: Tensor, options: CrossQuantOptions): Tensor {
   using zero = Tensor.zeros([1]);
   using clean = where(nan, zero, x32);
   // Δ_ij = t_i^α · c_j^(1−α) / q_max, floored so zero rows and columns give 0/Δ = 0
+  if (options.columns && (options.columns.rank !== 1 || options.columns.size !== cols)) {
+    throw new RangeError(
+      `crossQuantize: columns ${options.columns} must have shape [${cols}] for ${x}`,
+    );
+  }
   using t = absmax(clean, 1);
-  using c = absmax(clean, 0);
+  using c = options.columns ? options.columns.reshape([cols]) : absmax(clean, 0);
   using t1 = binary("max", t, 1e-30);
   using c1 = binary("max", c, 1e-30);
   using ta = binary("pow", t1, alpha);

@@ -19,6 +19,7 @@
  *   - `….g_idx` I32 `[in]`: each column's scale group, when not ⌊c / g⌋;
  *   - `….lora_a` F32 `[out, k]`, `….lora_b` F32 `[k, in]`: a low-rank
  *     correction; `….smooth` F32 `[in]`: per-channel input scales;
+ *     `….input_columns` F32 `[in]`: CrossQuant's static column maxima;
  *   - `….bias`; and `….weight` F32 for layers stored as values (no codes);
  * - embeddings and norms as F32.
  * The entry names the quantizer (plain data), the input quantizer (plain
@@ -198,7 +199,11 @@ async function collect(
       } else {
         await put(`${base}.weight`, lin.weight!);
       }
-      if (lin.input) entry.input = lin.input;
+      if (lin.input?.kind === "crossquant" && lin.input.columns) {
+        // CrossQuant's static column maxima go to a tensor, the rest stays plain data
+        arr(`${base}.input_columns`, "F32", lin.input.columns);
+        entry.input = { ...lin.input, columns: undefined };
+      } else if (lin.input) entry.input = lin.input;
       if (lin.lowRank) {
         entry.rank = lin.rank;
         await put(`${base}.lora_a`, lin.lowRank.a);
@@ -395,7 +400,12 @@ async function readLayer(
       codes,
       values,
       bias: bias && tensor(bias),
-      act: e.input && checkInputQuantizer(e.input, `${where} input quantizer`),
+      act: e.input && checkInputQuantizer(
+        e.input.kind === "crossquant" && ckpt.has(`${module}.input_columns`)
+          ? { ...e.input, columns: await f32Of("input_columns") }
+          : e.input,
+        `${where} input quantizer`,
+      ),
       lowRank,
       transform,
       quantizer,

@@ -300,6 +300,8 @@ export function markdownTable(rows: readonly Row[]): string {
     "| bits  | method | config | bits/weight | perplexity | KL | front |",
     "| ----- | ------ | ------ | ----------- | ---------- | -- | ----- |",
   ];
+  const fp = rows.find((r) => r.method === "fp32" && r.perplexity !== null);
+  if (fp) lines.push(`| 32 b | full precision | f32 | 32 | ${fp.perplexity!.toFixed(3)} | 0 | |`);
   for (const r of sorted) {
     const g = Math.floor(r.bits_per_weight!);
     lines.push(

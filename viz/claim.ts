@@ -47,7 +47,7 @@
  */
 
 import { type Table, tableFromArrays, tableFromIPC, tableToIPC } from "apache-arrow";
-import { type Displayable, displayable, escapeHtml, JUPYTER_DISPLAY } from "./display.ts";
+import { escapeHtml, JUPYTER_DISPLAY } from "./display.ts";
 
 /** Which direction of the metric is better. */
 export type Better = "lower" | "higher";
@@ -77,7 +77,7 @@ export interface ClaimSpec {
   /** The metric compared, e.g. `"perplexity"`, `"layer error"`, `"SQNR (dB)"`. */
   metric: string;
   /** Which direction of the metric is better. */
-  better: Better;
+  better: "lower" | "higher";
   /** The method the claim is about. */
   method: ClaimSide;
   /** The strongest fair baseline, at no fewer bits per weight than the method. */
@@ -293,7 +293,7 @@ function fmt(x: number): string {
  * A notebook's claims: judges each against its expected outcome, keeps the
  * records, writes them as one Arrow table, and displays them.
  */
-export class Scorecard implements Displayable {
+export class Scorecard {
   /** The notebook's name (its file name without `.ipynb`). */
   readonly notebook: string;
   /** Expected outcomes by id. */
@@ -303,7 +303,8 @@ export class Scorecard implements Displayable {
   readonly #out: string | null;
 
   /**
-   * A scorecard for one notebook, reading its expected outcomes.
+   * A scorecard for one notebook: reads its expected outcomes and picks the
+   * folder of its Arrow file.
    *
    * @param notebook the notebook's file name without `.ipynb`
    * @param options expected outcomes and the output folder
@@ -588,6 +589,28 @@ export function checkStored(
  * console.log(b["text/markdown"]); // GPTQ: **3.123**
  * ```
  */
-export function markdown(text: string): Displayable {
-  return displayable({ "text/plain": text, "text/markdown": text });
+export function markdown(text: string): Markdown {
+  return new Markdown(text);
+}
+
+/** Markdown text that displays as Markdown in Jupyter (see {@linkcode markdown}). */
+export class Markdown {
+  /** The Markdown source. */
+  readonly text: string;
+  /**
+   * Wraps Markdown text for display.
+   *
+   * @param text the Markdown source
+   */
+  constructor(text: string) {
+    this.text = text;
+  }
+  /** Plain text and Markdown, for Jupyter. */
+  [JUPYTER_DISPLAY](): Record<string, string> {
+    return { "text/plain": this.text, "text/markdown": this.text };
+  }
+  /** The Markdown source. */
+  toString(): string {
+    return this.text;
+  }
 }

@@ -13,173 +13,201 @@
 // formulation of the problem — the loss, the degrees of freedom, the quantization grid — is where
 // the gains are. Their "GPTQ" means gradient-based PTQ (AdaRound/BRECQ-style learned rounding);
 // lowbit's `gptqModel` is Frantar et al.'s GPTQ, which solves the same layer-wise reconstruction
-// problem in closed form with second-order updates. We ask the paper's questions of it, on the
-// embedded 820k-parameter byte-level Llama at int3 with groups of 32: does the calibration set
-// (which windows, how many) matter? Does the Hessian damping? The column order (act-order)? Static
-// or dynamic group scales? And how do they compare with a better range setting for plain RTN?
+// problem in closed form with second-order updates. We ask the paper's main question of it, on the
+// embedded 820k-parameter byte-level Llama at int3 with groups of 32 (3.5 bits per weight with the
+// f16 group scales): does the calibration set matter? And two of GPTQ's own choices: the Hessian
+// damping, and the column order (act-order).
 //
 // **The algorithm** (per linear layer, calibration inputs $X$, layers in order, each calibrated on
 // the outputs of the already quantized ones):
 //
 // - $H = \tfrac{2}{n}X^\top X + \lambda\,\mathrm{mean}(\mathrm{diag}\,H)\,I$ — the damping $\lambda$ ("damp");
-// - optionally permute columns by decreasing $H_{jj}$ (act-order);
-// - group scales either from the original $W$ (static) or from the current, already-updated
-//   columns when a group is entered (dynamic);
+// - optionally permute columns by decreasing $H_{jj}$ (act-order), with the group scales then
+//   taken from the original $W$ (static groups);
 // - for $j = 1\dots d_{in}$: $q_j = \mathrm{quant}(w_j)$, $w_k \leftarrow w_k - \frac{w_j - q_j}{U_{jj}} U_{jk}$ for $k > j$, with $H^{-1} = U^\top U$.
 //
-// Budget: every setting quantizes all 28 decoder linears from scratch and is evaluated by
-// perplexity on the first 512 bytes of the validation text; calibration uses 4 (or 8) windows
-// of 128 bytes of the training text.
+// **Equal bits and the fair baseline.** Every variant uses the same quantizer (int3, groups of 32,
+// one f16 scale per group, ranges chosen by MSE clipping), so all store the same bits; the
+// baseline for "GPTQ helps whatever the calibration set" is round-to-nearest on that grid, the
+// strongest RTN at these bits (min-max RTN is shown too).
+//
+// **How the claims are measured.** `tools/claims/03-gradient-based-ptq.ts` runs GPTQ on five
+// random calibration sets (seeds 0–4) and the two variants on three of them, each evaluated on the
+// same validation text. This notebook loads that sweep, recomputes seed 0 of GPTQ and RTN on the
+// first slice of the evaluation text, checks them against the stored numbers, and judges the
+// claims over the seeds.
 
 // %%
 import * as lb from "../mod.ts";
 const gpu = await lb.initGPU();
 console.log(gpu.adapterName);
-const EVAL_BYTES = 512;
-const valid = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0, EVAL_BYTES);
+type Run = { method: string; seed: number | null; bitsPerWeight: number; perplexity: number; check: number; seconds?: number };
+const stored = JSON.parse(await Deno.readTextFile("../data/claims/03-gradient-based-ptq.json")) as {
+  date: string;
+  adapter: string;
+  settings: {
+    seeds: number[];
+    choiceSeeds: number[];
+    calibration: { n: number; seqLen: number };
+    evaluation: { chars: number; seqLen: number; checkChars: number };
+    mse: lb.RangeSetting;
+    damp: number;
+    dampHeavy: number;
+  };
+  runs: Run[];
+};
+const { seeds: SEEDS, choiceSeeds: CHOICE_SEEDS, calibration: CALIB, evaluation: EVAL, mse: MSE, damp: DAMP, dampHeavy: DAMP_HEAVY } = stored.settings;
+console.log(`sweep of ${stored.date.slice(0, 10)} on ${stored.adapter}: ${stored.runs.length} runs`);
+console.log(`calibration: ${CALIB.n} windows × ${CALIB.seqLen} bytes of train.txt per seed`);
+const EVALUATION = `the first ${EVAL.chars} bytes of valid.txt, windows of ${EVAL.seqLen} ` +
+  `(${EVAL.chars / EVAL.seqLen} windows × ${EVAL.seqLen - 1} predictions); seeds draw the calibration windows`;
+/** The stored runs of one method over `seeds` (RTN and f32: the single run, repeated). */
+function runsOf(method: string, seeds: number[]): Run[] {
+  return seeds.map((seed) => {
+    const r = stored.runs.find((x) => x.method === method && (x.seed === null || x.seed === seed));
+    if (!r) throw new Error(`no stored run ${method} seed ${seed}`);
+    return r;
+  });
+}
+const W3 = lb.int(3, { group: 32, range: MSE });
+
+// %% [markdown]
+// ## Live: seed 0 of GPTQ and RTN on the first slice of the evaluation text
+
+// %%
+const valid = await Deno.readTextFile("../data/corpus/valid.txt");
 const train = await Deno.readTextFile("../data/corpus/train.txt");
-let base: number;
+const CHECK_TEXT = valid.slice(0, EVAL.checkChars);
 {
-  using fp = await lb.loadModel("../data/tiny");
-  base = (await lb.perplexity(fp, valid)).perplexity;
+  using m = await lb.loadModel("../data/tiny");
+  const calib = lb.calibrationSequences(train, { n: CALIB.n, seqLen: CALIB.seqLen, seed: SEEDS[0] });
+  await lb.gptqModel(m, W3, calib, { damp: DAMP, progress: false });
+  const live = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
+  lb.checkStored(`GPTQ W3 g32 MSE seed ${SEEDS[0]}: perplexity on ${EVAL.checkChars} bytes`, runsOf("gptq", SEEDS)[0].check, live);
+  console.log(`GPTQ seed ${SEEDS[0]}: ${live.toFixed(4)} (matches the sweep)`);
 }
-console.log(`full precision: perplexity ${base.toFixed(4)} on ${EVAL_BYTES} bytes`);
-const MSE: lb.RangeSetting = { kind: "mse", grid: 20, minRatio: 0.3 };
-const W3 = lb.int(3, { group: 32 });
+{
+  using m = await lb.loadModel("../data/tiny");
+  await lb.rtn(m, W3);
+  const live = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
+  lb.checkStored(`RTN W3 g32 MSE: perplexity on ${EVAL.checkChars} bytes`, runsOf("rtn-mse", SEEDS)[0].check, live);
+  console.log(`RTN: ${live.toFixed(4)} (matches the sweep)`);
+}
 
 // %% [markdown]
-// ## Baselines: round to nearest
-//
-// RTN with min-max group scales (the grid GPTQ uses below) and with MSE-optimal clipping.
+// ## The sweep
 
 // %%
-type Run = { setting: string; calib: string; perplexity: number; seconds: number };
-const runs: Run[] = [];
-for (const [setting, q] of [["RTN, min-max", W3], ["RTN, MSE clipping", lb.int(3, { group: 32, range: MSE })]] as const) {
-  using m = await lb.loadModel("../data/tiny");
-  const t0 = performance.now();
-  await lb.rtn(m, q);
-  const seconds = (performance.now() - t0) / 1000;
-  runs.push({ setting, calib: "—", perplexity: (await lb.perplexity(m, valid)).perplexity, seconds });
-}
-console.log(runs.map((r) => `${r.setting}: ${r.perplexity.toFixed(4)}`).join("\n"));
-
-// %% [markdown]
-// ## GPTQ, one choice at a time
-//
-// The reference is GPTQ's usual default ($\lambda = 0.01$, natural column order, dynamic groups)
-// on 4 windows (seed 0). From $\lambda = 0.1$, which turns out to be the better damping here, we
-// change the calibration set: another random draw of 4 windows (seed 1). Each GPTQ run takes
-// 15–20 s on a CPU adapter, so the default run stops there; set `FULL = true` for the other
-// choices (act-order with dynamic and with static groups, static groups alone, 8 windows,
-// $\lambda$ = 0.001 and 1, $\lambda = 0.01$ on seed 1, GPTQ on the MSE-clipped grid) — about
-// four times the run time. The conclusion quotes the `FULL` numbers.
-
-// %%
-const FULL = false;
-type Setting = { setting: string; n: number; seed: number; q?: lb.Quantizer; options: lb.GptqModelOptions };
-const settings: Setting[] = [
-  { setting: "GPTQ λ=0.01", n: 4, seed: 0, options: { damp: 0.01 } },
-  { setting: "GPTQ λ=0.1", n: 4, seed: 0, options: { damp: 0.1 } },
-  { setting: "GPTQ λ=0.1", n: 4, seed: 1, options: { damp: 0.1 } },
-];
-if (FULL) {
-  settings.push(
-    { setting: "GPTQ λ=0.1, act-order, dynamic groups", n: 4, seed: 0, options: { damp: 0.1, actOrder: true } },
-    { setting: "GPTQ λ=0.1, act-order, static groups", n: 4, seed: 0, options: { damp: 0.1, actOrder: true, staticGroups: true } },
-    { setting: "GPTQ λ=0.1", n: 8, seed: 0, options: { damp: 0.1 } },
-    { setting: "GPTQ λ=0.01", n: 4, seed: 1, options: { damp: 0.01 } },
-    { setting: "GPTQ λ=0.001", n: 4, seed: 0, options: { damp: 0.001 } },
-    { setting: "GPTQ λ=1", n: 4, seed: 0, options: { damp: 1 } },
-    { setting: "GPTQ λ=0.1, static groups", n: 4, seed: 0, options: { damp: 0.1, staticGroups: true } },
-    { setting: "GPTQ λ=0.1, MSE clipping", n: 4, seed: 0, q: lb.int(3, { group: 32, range: MSE }), options: { damp: 0.1 } },
-  );
-}
-for (const s of lb.viz.progress(settings, { label: "GPTQ runs" })) {
-  const seqs = lb.calibrationSequences(train, { n: s.n, seqLen: 128, seed: s.seed });
-  using m = await lb.loadModel("../data/tiny");
-  const report = await lb.gptqModel(m, s.q ?? W3, seqs, { ...s.options, progress: false });
-  const perplexity = (await lb.perplexity(m, valid)).perplexity;
-  runs.push({ setting: s.setting, calib: `${s.n} × 128, seed ${s.seed}`, perplexity, seconds: report.seconds });
-}
-lb.viz.showTable(
-  runs.map((r) => ({ ...r, perplexity: r.perplexity.toFixed(4), "Δ vs f32": (r.perplexity - base).toFixed(4), seconds: r.seconds.toFixed(1) })),
-  { title: `int3 g32 on the embedded model: perplexity on ${EVAL_BYTES} bytes (f32: ${base.toFixed(4)})` },
-);
+const mean = (v: number[]) => v.reduce((s, x) => s + x, 0) / v.length;
+const std = (v: number[]) => Math.sqrt(v.reduce((s, x) => s + (x - mean(v)) ** 2, 0) / (v.length - 1));
+const f32 = runsOf("fp32", [0])[0].perplexity;
+const LABELS: Record<string, string> = {
+  "rtn": "RTN, min-max",
+  "rtn-mse": "RTN, MSE clipping",
+  "gptq": `GPTQ λ=${DAMP}`,
+  "gptq-damp-heavy": `GPTQ λ=${DAMP_HEAVY}`,
+  "gptq-act-order": `GPTQ λ=${DAMP}, act-order, static groups`,
+};
+const table = Object.entries(LABELS).map(([method, label]) => {
+  const rs = stored.runs.filter((r) => r.method === method);
+  const ppl = rs.map((r) => r.perplexity);
+  return {
+    setting: label,
+    seeds: rs[0].seed === null ? "—" : rs.map((r) => r.seed).join(", "),
+    perplexity: rs.length > 1 ? `${mean(ppl).toFixed(4)} ± ${std(ppl).toFixed(4)}` : ppl[0].toFixed(4),
+    "Δ vs f32": (mean(ppl) - f32).toFixed(4),
+    values: ppl,
+  };
+});
+lb.viz.showTable(table.map(({ values: _, ...r }) => r), {
+  title: `int3 g32 (3.5 bits per weight): perplexity on ${EVAL.chars} bytes (f32: ${f32.toFixed(4)}); mean ± std over calibration seeds`,
+});
 
 // %%
-lb.viz.bar(
-  runs.map((r) => r.calib === "—" ? r.setting : `${r.setting} · ${r.calib}`),
-  runs.map((r) => r.perplexity - base),
-  { title: "Perplexity increase over f32 (int3 g32; lower is better)", yTitle: "Δ perplexity", horizontal: true, height: 460 },
+lb.viz.linePlot(
+  ["gptq", "gptq-damp-heavy", "gptq-act-order"].map((method) => {
+    const rs = stored.runs.filter((r) => r.method === method);
+    return { name: LABELS[method], x: rs.map((r) => r.seed!), y: rs.map((r) => r.perplexity) };
+  }).concat(["rtn-mse"].map((method) => ({
+    name: LABELS[method],
+    x: SEEDS,
+    y: SEEDS.map(() => runsOf(method, [0])[0].perplexity),
+  }))),
+  { title: "Perplexity by calibration set (int3 g32, MSE grid)", xTitle: "calibration seed", yTitle: "perplexity" },
 );
 
 // %% [markdown]
-// ## The claim
+// ## The claims
 //
-// What the abstract says that we can test here: the result is robust to the choice of the
-// calibration set. Checked as: two random calibration sets of 4 windows (seeds 0 and 1) at the
-// same settings give perplexities that differ by at most a quarter of the damage RTN does (its
-// perplexity increase over f32), and GPTQ beats RTN min-max with both. And what the sweep shows matters more than the calibration set: going from
-// $\lambda = 0.01$ to $\lambda = 0.1$ moves perplexity by more than that spread. With `FULL`, also:
-// act-order is no free gain — with dynamic groups it is worse than the natural order by more than
-// the calibration spread, and with static groups not better by more than the spread.
+// 1. **Robust to the calibration set** (the paper): GPTQ's gain over the strongest RTN at equal
+//    bits is larger than twice its spread over five random calibration sets — the calibration set
+//    does not decide whether GPTQ helps.
+// 2. **Damping.** A heavier ridge, $\lambda$ = 0.1, beats the customary 0.01 with few calibration
+//    tokens. An earlier version of this notebook chose 0.1 after seeing two draws; here it is
+//    judged over three calibration sets, with 0.1 fixed beforehand.
+// 3. **Act-order** (GPTQ's reference code) with static groups beats the natural column order.
 
 // %%
-// claim: GPTQ is robust to the calibration set (spread ≤ ¼ of RTN's damage); damping matters more
-{
-  const ppl = (setting: string, calib = "4 × 128, seed 0") => runs.find((r) => r.setting === setting && (r.calib === calib || r.calib === "—"))!.perplexity;
-  const rtn = ppl("RTN, min-max");
-  const sets = ["4 × 128, seed 0", "4 × 128, seed 1"].map((c) => ppl("GPTQ λ=0.1", c));
-  const spread = Math.max(...sets) - Math.min(...sets);
-  const dampEffect = ppl("GPTQ λ=0.01") - ppl("GPTQ λ=0.1");
-  console.log(`calibration sets: ${sets.map((p) => p.toFixed(4)).join(", ")} — spread ${spread.toFixed(4)}; RTN Δ ${(rtn - base).toFixed(4)} (ratio ${(spread / (rtn - base)).toFixed(2)})`);
-  console.log(`λ 0.01 → 0.1: ${dampEffect.toFixed(4)}`);
-  const checks: [string, boolean][] = [
-    ["calibration spread ≤ ¼ of RTN's perplexity increase", spread <= 0.25 * (rtn - base)],
-    ["GPTQ (λ=0.1) beats RTN min-max on every calibration set", sets.every((p) => p < rtn)],
-    ["λ=0.1 beats λ=0.01 by more than the calibration spread", dampEffect > spread],
-  ];
-  if (FULL) {
-    const actDynamic = ppl("GPTQ λ=0.1, act-order, dynamic groups") - ppl("GPTQ λ=0.1");
-    const actStatic = ppl("GPTQ λ=0.1, act-order, static groups") - ppl("GPTQ λ=0.1");
-    console.log(`act-order: dynamic groups ${actDynamic.toFixed(4)}, static groups ${actStatic.toFixed(4)}`);
-    checks.push(
-      ["act-order with dynamic groups is worse by more than the spread", actDynamic > spread],
-      ["act-order with static groups gains nothing beyond the spread", actStatic > -spread],
-    );
-  }
-  for (const [what, ok] of checks) console.log(`${ok ? "✓" : "✗"} ${what}`);
-  const failed = checks.filter(([, ok]) => !ok);
-  if (failed.length) throw new Error(`claim failed: ${failed.map(([w]) => w).join("; ")}`);
-}
+// claim: GPTQ beats RTN whatever the calibration set; damping and act-order judged over seeds
+const card = new lb.Scorecard("03-gradient-based-ptq");
+const side = (method: string, seeds: number[]) => {
+  const rs = runsOf(method, seeds);
+  return { name: LABELS[method], bits: rs[0].bitsPerWeight, values: rs.map((r) => r.perplexity) };
+};
+card.claim({
+  id: "robust-to-calibration-set",
+  statement: "PTQ with a calibration set is robust to the choice of that set: GPTQ beats round-to-nearest at int3 g32 by more than twice its spread over random calibration sets",
+  metric: "perplexity",
+  better: "lower",
+  method: side("gptq", SEEDS),
+  baseline: side("rtn-mse", SEEDS),
+  seeds: SEEDS,
+  evaluation: EVALUATION,
+  note: `Frantar et al.'s closed-form GPTQ stands in for gradient-based learned rounding; ${CALIB.n} × ${CALIB.seqLen} calibration tokens per set; baseline is RTN on the same MSE-clipped grid`,
+});
+card.claim({
+  id: "damp-heavy-beats-customary",
+  statement: `GPTQ with damping λ=${DAMP_HEAVY} beats the customary λ=${DAMP} with ${CALIB.n} × ${CALIB.seqLen} calibration tokens`,
+  metric: "perplexity",
+  better: "lower",
+  method: side("gptq-damp-heavy", CHOICE_SEEDS),
+  baseline: side("gptq", CHOICE_SEEDS),
+  seeds: CHOICE_SEEDS,
+  evaluation: EVALUATION,
+  note: `λ=${DAMP_HEAVY} was first picked after seeing two draws (an earlier version of this notebook)`,
+});
+card.claim({
+  id: "act-order-beats-natural-order",
+  statement: "GPTQ with act-order (columns by decreasing Hessian diagonal, static groups) beats the natural column order",
+  metric: "perplexity",
+  better: "lower",
+  method: side("gptq-act-order", CHOICE_SEEDS),
+  baseline: side("gptq", CHOICE_SEEDS),
+  seeds: CHOICE_SEEDS,
+  evaluation: EVALUATION,
+});
+card.finish();
+card;
 
 // %% [markdown]
 // ## Conclusion
-//
-// On the tiny Llama at int3 g32 (perplexity on 512 bytes, f32 2.778; RTN min-max 3.313):
-//
-// - **The calibration set.** Two random draws of 4 windows give 3.082 and 3.129 at $\lambda = 0.1$
-//   (spread 0.047, 9% of RTN's damage); 8 windows give 3.070 (`FULL`). In that sense the paper's
-//   robustness claim holds here. But it only holds once the damping is right: at the customary
-//   $\lambda = 0.01$ the same two draws give 3.249 and 3.322, and with seed 1 GPTQ is *worse* than
-//   RTN min-max — the choice of calibration set then moves perplexity as much as GPTQ's whole gain.
-// - **Damping is the knob that matters** among GPTQ's own: $\lambda$ = 0.001 / 0.01 / 0.1 / 1 give
-//   3.433 / 3.249 / 3.082 / 3.082 (`FULL`). With 512 calibration tokens for 128–384 inputs, $X^\top X$
-//   is poorly estimated and a heavier ridge helps; the usual 0.01 comes from a setting with far
-//   more calibration data (128 × 2048 tokens).
-// - **Act-order** (`FULL`) does not help here: with dynamic groups (groups of 32 consecutive columns in the
-//   permuted order, as in the reference code) it is clearly worse (3.379), with static groups about
-//   neutral (3.157); static groups without act-order give 3.137 (`FULL`), dynamic 3.082.
-// - **The grid matters more than the rounding.** RTN with MSE-optimal clipping (2.904) beats every
-//   GPTQ variant on the min-max grid; GPTQ on the MSE-clipped grid gives 3.006 (`FULL`). That
-//   ordering of the two is within the evaluation noise: on the next 1024 bytes of the validation
-//   text (measured separately, f32 3.477) GPTQ + MSE clipping (3.671) beats RTN + MSE clipping
-//   (3.817). Differences below about 0.1 in this notebook should be read as ties.
-//
-// **What was not tested / did not transfer.** The paper studies gradient-based learned rounding
-// (AdaRound/BRECQ-style), its optimizer and variable choices, non-uniform grids and an
-// importance-based mixed precision; lowbit has no gradient-based rounding method, so those parts
-// are not reproduced, and the questions above were put to Frantar et al.'s closed-form GPTQ
-// instead. At this scale GPTQ's gain over RTN is modest (Δ perplexity 0.30 vs 0.54 at best on the
-// min-max grid), smaller than what a better range setting alone buys.
+
+// %%
+{
+  const r = Object.fromEntries(card.records.map((x) => [x.id, x]));
+  const pm = (m: number, s: number) => `${m.toFixed(3)} ± ${s.toFixed(3)}`;
+  const say = (id: string) => {
+    const x = r[id];
+    return `${x.method.name} ${pm(x.methodMean, x.methodSpread)} vs ${x.baseline.name} ${pm(x.baselineMean, x.baselineSpread)}: ` +
+      `margin ${x.margin.toFixed(3)} ± ${x.spread.toFixed(3)} over ${x.seeds.length} calibration sets, **${x.outcome}**`;
+  };
+  const rob = r["robust-to-calibration-set"];
+  const rtnMinmax = runsOf("rtn", [0])[0].perplexity;
+  lb.markdown(`On the tiny Llama at int3 g32 (perplexity on ${EVAL.chars} bytes; f32 ${f32.toFixed(3)}, RTN min-max ${rtnMinmax.toFixed(3)}):
+
+- **The calibration set.** ${say("robust-to-calibration-set")}. The spread of GPTQ over the calibration sets is ${(100 * rob.methodSpread / (rob.baselineMean - f32)).toFixed(0)}% of the RTN baseline's perplexity increase over f32 — small next to the damage quantization does, but not next to GPTQ's mean gain over that baseline (spread ${rob.spread.toFixed(3)} of the paired gains against a mean of ${rob.margin.toFixed(3)}): the size of GPTQ's gain over RTN on the same grid depends on the calibration set (gain per set: ${rob.method.values.map((v, i) => (rob.baseline.values[i] - v).toFixed(3)).join(", ")}).
+- **Damping.** ${say("damp-heavy-beats-customary")}.
+- **Act-order.** ${say("act-order-beats-natural-order")}.
+
+**Not tested.** The paper studies gradient-based learned rounding (AdaRound/BRECQ-style), its optimizer and variable choices, non-uniform grids and an importance-based mixed precision; lowbit has no gradient-based rounding method, so those parts are not reproduced, and the questions above were put to the closed-form GPTQ instead.`);
+}

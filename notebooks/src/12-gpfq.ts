@@ -19,88 +19,232 @@
 // With $H = X^\top X$ the step is $q_t = Q\big(w_t + \sum_{j<t}(w_j-q_j)H_{jt}/H_{tt}\big)$: one
 // pass of lowbit's coordinate kernel (`kernels/ops/coordinate.ts`) started from $\hat w = w$.
 // The alphabet here is the integer grid of `int(b, {group: 32})` with its RTN scales.
+//
+// **What is compared.** GPFQ greedily minimises the same layer-wise output error as GPTQ, so the
+// strongest fair baseline at equal bits is GPTQ (and RTN with an MSE-clipped range), not only RTN:
+//
+// - *layer error*: $(w-q)^\top H(w-q)/w^\top Hw$ summed over rows, averaged over the 28 decoder
+//   linears, every solver given the same $H$ of the float model's inputs;
+// - *perplexity* of the whole model, each method run layer by layer on its own calibration.
+//
+// Earlier versions of this notebook found GPFQ ahead of RTN at W3 with one calibration draw, a result
+// that flipped with calibration seed 2, and at W4 only with 8 × 128 calibration tokens; here every
+// comparison is over three calibration seeds.
+
+// %% [markdown]
+// ## The stored sweep and a live check
+//
+// `tools/claims/12-gpfq.ts` ran every configuration over three calibration seeds into
+// `data/claims/12-gpfq.json` (run $i$: calibration seed $i$, evaluation slice $i$ of `valid.txt`).
+// The cell below recomputes seed 0's layer errors of decoder layer 0 at 4 bits for GPFQ and GPTQ, and
+// RTN's check perplexity.
 
 // %%
 import * as lb from "../mod.ts";
 const gpu = await lb.initGPU();
-const text = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0, 1024);
-const train = await Deno.readTextFile("../data/corpus/train.txt");
-const calibration = lb.calibrationSequences(train, { n: 4, seqLen: 128, seed: 0 });
-const ppl = async (m: lb.LlamaModel) => (await lb.perplexity(m, text, { seqLen: 128 })).perplexity;
-console.log(gpu.adapterName);
-
-// %% [markdown]
-// ## RTN and GPFQ at 4 and 3 bits (int, groups of 32)
-
-// %%
-const results: { method: string; config: string; bits: number; perplexity: number }[] = [];
-const errors: Record<string, lb.LayerErrorRow[]> = {};
-for (const bits of [4, 3]) {
-  const q = lb.int(bits, { group: 32 });
-  {
-    using model = await lb.loadModel("../data/tiny");
-    const r = await lb.rtn(model, q);
-    results.push({ method: "RTN", config: `W${bits} g32`, bits: r.bitsPerWeight, perplexity: await ppl(model) });
-  }
-  {
-    using model = await lb.loadModel("../data/tiny");
-    const r = await lb.gpfq(model, q, { calibration });
-    errors[`W${bits}`] = r.errors;
-    results.push({ method: "GPFQ", config: `W${bits} g32`, bits: r.bitsPerWeight, perplexity: await ppl(model) });
-  }
+interface Run {
+  method: string;
+  bits: number;
+  seed: number;
+  bitsPerWeight: number;
+  perplexity: number;
+  check: number;
 }
-lb.viz.showTable(results.map((r) => ({ ...r, perplexity: r.perplexity.toFixed(4) })), {
-  title: "Perplexity on 1024 bytes of valid.txt",
-});
+interface LayerRun {
+  bits: number;
+  seed: number;
+  mean: Record<string, number>;
+  layers: { name: string; errors: Record<string, number> }[];
+}
+const stored = JSON.parse(await Deno.readTextFile("../data/claims/12-gpfq.json")) as {
+  script: string;
+  date: string;
+  adapter: string;
+  settings: {
+    seeds: number[];
+    calibration: { n: number; seqLen: number };
+    evaluation: { chars: number; seqLen: number; checkChars: number };
+    damp: number;
+    gpfq: Record<string, string>;
+  };
+  runs: Run[];
+  layerRuns: LayerRun[];
+};
+const S = stored.settings;
+const seeds = S.seeds;
+const BITS = [...new Set(stored.runs.map((r) => r.bits))];
+const find = (method: string, bits: number, seed: number) => {
+  const r = stored.runs.find((x) => x.method === method && x.bits === bits && x.seed === seed);
+  if (!r) throw new Error(`no stored run ${method} W${bits} seed ${seed}; rerun ${stored.script}`);
+  return r;
+};
+const layerRun = (bits: number, seed: number) => stored.layerRuns.find((x) => x.bits === bits && x.seed === seed)!;
+const q = (bits: number) => lb.int(bits, { group: 32 });
+console.log(`stored: ${stored.script}, ${stored.date.slice(0, 16)}, on ${stored.adapter}; live on ${gpu.adapterName}`);
 
 // %%
-const e3 = errors["W3"];
-lb.viz.scatter(e3.map((e) => e.rtnRelError), e3.map((e) => e.relError), {
-  title: "Per-layer relative error ‖X(w−q)‖²/‖Xw‖², int3 g32: GPFQ vs RTN (below the diagonal: GPFQ better)",
-  xTitle: "RTN",
-  yTitle: "GPFQ",
-});
-
-// %% [markdown]
-// ## The claim
-//
-// At small scale: GPFQ's data-driven rounding gives a smaller layer-wise output error than RTN
-// (on average and on most layers; unlike COMQ it does not start from RTN, so it is not
-// guaranteed per layer), and that carries over to a lower perplexity at 3 bits.
-//
-// **What did not reproduce.** With this notebook's 4 × 128 calibration tokens GPFQ's
-// perplexity at W4 g32 was *not* below RTN's (3.2784 vs 3.2746 on lavapipe), although every
-// layer's error was lower (mean 0.0030 vs 0.0051); at 4 bits both are within 0.16 of full
-// precision and the layer-wise gain is too small to show through. With 8 × 128 calibration
-// tokens (the leaderboard protocol) GPFQ W4 g32 reached 3.2306 vs RTN 3.2746. The check below
-// therefore requires lower layer error at W4 and W3 and lower perplexity at W3 only, and prints
-// the W4 perplexities.
-
-// %%
-// claim: GPFQ beats RTN: lower mean layer error and lower error on most layers (W4, W3 g32), lower perplexity at W3 g32
 {
-  const failed: string[] = [];
-  for (const [cfg, rows] of Object.entries(errors)) {
-    const mean = (k: "relError" | "rtnRelError") => rows.reduce((a, e) => a + e[k], 0) / rows.length;
-    const better = rows.filter((e) => e.relError < e.rtnRelError).length;
-    console.log(`${cfg}: mean relative error GPFQ ${mean("relError").toFixed(4)} vs RTN ${mean("rtnRelError").toFixed(4)}; better on ${better}/${rows.length} layers`);
-    if (!(mean("relError") < mean("rtnRelError"))) failed.push(`${cfg}: mean error not below RTN`);
-    if (!(better > rows.length / 2)) failed.push(`${cfg}: better on only ${better}/${rows.length} layers`);
+  const train = await Deno.readTextFile("../data/corpus/train.txt");
+  const calibration = lb.calibrationSequences(train, { ...S.calibration, seed: 0 });
+  using model = await lb.loadModel("../data/tiny");
+  const cap = await lb.captureLayerInputs(model, calibration, {
+    observers: (name) => new lb.calib.HessianObserver(name),
+    layers: 1,
+    progress: false,
+  });
+  const energy = async (w: lb.Tensor, wq: lb.Tensor | null, h: lb.Tensor) => {
+    using r = wq ? lb.ops.sub(w, wq) : lb.ops.contiguous(w);
+    using rh = lb.ops.matmul(r, h);
+    using p = lb.ops.mul(r, rh);
+    using s = lb.ops.sumAll(p);
+    return await s.item();
+  };
+  const bits = BITS[0];
+  const st = layerRun(bits, 0);
+  for (const [name, obs] of cap.observers) {
+    using h = await (obs as lb.calib.HessianObserver).finish();
+    const w = (model.getLinear(name) as lb.DenseLinear).weight;
+    const base = await energy(w, null, h);
+    const c = await lb.gpfqLayer(w, h, q(bits));
+    using g = await lb.gptq(w, h, q(bits), { damp: S.damp });
+    const row = st.layers.find((l) => l.name === name)!;
+    lb.checkStored(`${name} GPFQ W${bits} layer error, seed 0`, row.errors.gpfq, (await energy(w, c.weight, h)) / base);
+    lb.checkStored(`${name} GPTQ W${bits} layer error, seed 0`, row.errors.gptq, (await energy(w, g.dequantized, h)) / base);
+    c.weight.dispose();
   }
-  for (const cfg of ["W4 g32", "W3 g32"]) {
-    const r = results.find((x) => x.method === "RTN" && x.config === cfg)!.perplexity;
-    const g = results.find((x) => x.method === "GPFQ" && x.config === cfg)!.perplexity;
-    console.log(`${cfg}: perplexity RTN ${r.toFixed(4)} → GPFQ ${g.toFixed(4)}`);
-    if (cfg === "W3 g32" && !(g < r)) failed.push(`${cfg}: GPFQ perplexity ${g} is not below RTN ${r}`);
-  }
-  if (failed.length) throw new Error(`claim failed: ${failed.join("; ")}`);
+  const r = await lb.rtn(model, q(bits));
+  const s = find("rtn", bits, 0);
+  lb.checkStored(`RTN W${bits} g32 bits per weight`, s.bitsPerWeight, r.bitsPerWeight);
+  const text = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0, S.evaluation.checkChars);
+  lb.checkStored(`RTN W${bits} g32, seed 0, check perplexity`, s.check, (await lb.perplexity(model, text, { seqLen: S.evaluation.seqLen })).perplexity);
 }
+console.log("the live runs agree with the stored sweep");
+
+// %% [markdown]
+// ## Layer-wise reconstruction error (shared Hessians, seed 0)
+
+// %%
+{
+  const lr = layerRun(BITS[0], 0);
+  const x = lr.layers.map((_, i) => i);
+  lb.viz.linePlot(
+    ["rtn", "gptq", "gpfq"].map((m) => ({ name: m.toUpperCase(), x, y: lr.layers.map((l) => l.errors[m]) })),
+    { title: `Relative reconstruction error per layer, int${BITS[0]} g32 (7 linears per decoder layer)`, xTitle: "layer", yTitle: "relative error", logY: true },
+  );
+}
+
+// %% [markdown]
+// ## Perplexity at equal bits
+//
+// Mean ± sample standard deviation over the three runs.
+
+// %%
+const mean = (v: readonly number[]) => v.reduce((a, x) => a + x, 0) / v.length;
+const sd = (v: readonly number[]) => Math.sqrt(v.reduce((a, x) => a + (x - mean(v)) ** 2, 0) / (v.length - 1));
+const NAMES: Record<string, string> = { rtn: "RTN", "rtn-mse": "RTN-MSE", gptq: "GPTQ", gpfq: "GPFQ" };
+const side = (method: string, bits: number): lb.ClaimSide => {
+  const runs = seeds.map((s) => find(method, bits, s));
+  return { name: `${NAMES[method]} W${bits} g32`, bits: runs[0].bitsPerWeight, values: runs.map((r) => r.perplexity) };
+};
+const layerSide = (method: string, bits: number): lb.ClaimSide => ({
+  name: `${NAMES[method]} W${bits} g32`,
+  bits: find(method, bits, 0).bitsPerWeight,
+  values: seeds.map((s) => layerRun(bits, s).mean[method]),
+});
+lb.viz.showTable(BITS.flatMap((b) =>
+  Object.keys(NAMES).map((m) => {
+    const s = side(m, b);
+    const l = m === "rtn-mse" ? null : layerSide(m, b);
+    return {
+      configuration: s.name,
+      "bits/weight": s.bits.toFixed(3),
+      perplexity: `${mean(s.values).toFixed(4)} ± ${sd(s.values).toFixed(4)}`,
+      "mean layer error": l ? `${mean(l.values).toFixed(5)} ± ${sd(l.values).toFixed(5)}` : "",
+    };
+  })
+), { title: `Over seeds ${seeds.join(", ")}` });
+
+// %% [markdown]
+// ## The claims
+//
+// At each bit width: GPFQ's mean layer error is below GPTQ's and below RTN's on the same Hessians, and
+// GPFQ's perplexity is below the strongest baseline's (lowest mean perplexity among RTN, RTN-MSE and
+// GPTQ at the same quantizer, hence the same bits).
+// GPTQ here uses the quantizer's min-max grid, as GPFQ does; GPTQ on an MSE-clipped grid was not run.
+// The earlier claim of this notebook, GPFQ against plain RTN, is kept as a separate row.
+
+// %%
+// claim: GPFQ has lower layer error than GPTQ and RTN, and lower perplexity than the strongest baseline, at W4 and W3 g32
+const card = new lb.Scorecard("12-gpfq");
+const windows = S.evaluation.chars / S.evaluation.seqLen;
+const calib = `calibration ${S.calibration.n}×${S.calibration.seqLen} tokens of train.txt, seed i`;
+const evaluation = `run i: ${S.evaluation.chars} characters of valid.txt from character ${S.evaluation.chars}·i ` +
+  `(${windows} windows × ${S.evaluation.seqLen - 1} predictions); ${calib}`;
+const layerEval = `H = 2/n·XᵀX of the float model's inputs, the same for every solver; ${calib}`;
+const strongest = (cands: lb.ClaimSide[]) => cands.reduce((a, b) => (mean(b.values) < mean(a.values) ? b : a));
+const claims = BITS.flatMap((b) => [
+  card.claim({
+    id: `layer-error-vs-gptq-w${b}`,
+    statement: `GPFQ's layer-wise reconstruction error is below GPTQ's at W${b} g32`,
+    metric: "mean relative layer error over the 28 decoder linears",
+    better: "lower",
+    method: layerSide("gpfq", b),
+    baseline: layerSide("gptq", b),
+    seeds,
+    evaluation: layerEval,
+    note: `GPFQ one greedy pass on the RTN grid; GPTQ damping ${S.damp}`,
+  }),
+  card.claim({
+    id: `layer-error-vs-rtn-w${b}`,
+    statement: `GPFQ's layer-wise reconstruction error is below RTN's at W${b} g32`,
+    metric: "mean relative layer error over the 28 decoder linears",
+    better: "lower",
+    method: layerSide("gpfq", b),
+    baseline: layerSide("rtn", b),
+    seeds,
+    evaluation: layerEval,
+  }),
+  card.claim({
+    id: `perplexity-w${b}`,
+    statement: `GPFQ has lower perplexity than the strongest baseline at W${b} g32`,
+    metric: "perplexity",
+    better: "lower",
+    method: side("gpfq", b),
+    baseline: strongest(["rtn", "rtn-mse", "gptq"].map((m) => side(m, b))),
+    seeds,
+    evaluation,
+    note: "baseline: the lowest mean perplexity among RTN, RTN-MSE and GPTQ at the same quantizer",
+  }),  card.claim({
+    id: `perplexity-vs-rtn-w${b}`,
+    statement: `GPFQ has lower perplexity than RTN at W${b} g32`,
+    metric: "perplexity",
+    better: "lower",
+    method: side("gpfq", b),
+    baseline: side("rtn", b),
+    seeds,
+    evaluation,
+    note: "the comparison the earlier version of this notebook made; RTN with min-max range is not the strongest baseline",
+  }),
+]);
+card.finish();
+card
 
 // %% [markdown]
 // ## Conclusion
-//
-// One greedy pass per neuron, with the same alphabet and storage as RTN, lowers every layer's
-// output error (28/28 layers at 4 and 3 bits) and the perplexity at 3 bits; at 4 bits the gain
-// depends on the calibration size (see above). GPFQ keeps RTN's scales (the paper picks the
-// alphabet's step by a constant times a weight statistic; here it is the min-max group scale)
-// and does not revisit a weight; COMQ (notebook 11) adds repeated sweeps and scale updates.
+
+// %%
+{
+  const f = (x: number, d = 3) => x.toPrecision(d);
+  const verdict = (r: lb.ClaimRecord) =>
+    r.outcome === "holds" ? "holds" : r.outcome === "fails" ? "fails (the baseline is better)" : "is within the noise";
+  const line = (r: lb.ClaimRecord, d: number) =>
+    `- ${r.statement}: ${f(r.methodMean, d)} ± ${f(r.methodSpread, 2)} vs ${r.baseline.name} ${f(r.baselineMean, d)} ± ` +
+    `${f(r.baselineSpread, 2)} (advantage ${f(r.margin, 2)} ± ${f(r.spread, 2)}) — ${verdict(r)}.`;
+  lb.markdown(
+    `Over ${seeds.length} calibration seeds, at equal bits per weight (${
+      BITS.map((b) => `W${b} g32: ${side("rtn", b).bits.toFixed(2)} b`).join(", ")
+    }):\n\n` + claims.map((r) => line(r, r.metric === "perplexity" ? 4 : 3)).join("\n") +
+      `\n\nGPFQ makes one greedy pass per neuron on RTN's grid (it keeps RTN's scales and never revisits a weight); ` +
+      `the layer error is measured on the same H for every solver, the perplexity on each method's own sequential calibration.`,
+  );
+}

@@ -24,6 +24,15 @@
  * table quantizer with one group per element. Default α = 0.15 (the
  * paper's setting as we read it; {@link crossQuantize} takes any α).
  *
+ * Column maxima: by default c is taken from the input itself (dynamic), which
+ * mixes every token of a batch into every other token's step, so it cannot be
+ * folded into a weight and a later token changes an earlier prediction. With
+ * `columns` (static c, calibrated, e.g. by {@link crossquant} with
+ * `sequences`) each token's quantization depends only on itself; values above
+ * the calibrated step range are clipped. {@link crossquant} with `sequences`
+ * also folds c^(1−α) into the weight before quantizing it, so the weight
+ * error is that of the deployed (folded) weight.
+ *
  * @example
  * ```ts
  * import { initGPU, int, kernelFraction, Tensor } from "../../mod.ts";
@@ -36,15 +45,31 @@
  * ```
  * @module
  */
+import { Tensor } from "../../kernels/tensor.ts";
 import type { LlamaModel } from "../../model/llama.ts";
+import { captureLayerInputs } from "../../model/capture.ts";
 import { type ModelMethod, quantizeModel, taskPerTokenAct, taskQuantizer } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
-import { quantizeLinear, type WeightedLinear } from "../linear.ts";
+import { fakeQuant } from "../quantize.ts";
+import { quantizeLinear, QuantLinear, type WeightedLinear } from "../linear.ts";
 import type { CrossQuantOptions } from "../activation.ts";
+import { MinMaxObserver } from "../calib/observers.ts";
+import { scaleColumns } from "../transforms/smoothing.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
 export { crossQuantize, type CrossQuantOptions, perTokenQuantize } from "../activation.ts";
+
+/** Options of {@link crossquant}. */
+export interface CrossQuantModelOptions extends Omit<CrossQuantOptions, "columns"> {
+  /**
+   * Calibration sequences: when given, every linear input's column maxima
+   * are measured once on the float model and kept static, and c^(1−α) is
+   * folded into the weight before it is quantized (deployable). Default:
+   * dynamic column maxima of each input batch, weight quantized unfolded.
+   */
+  sequences?: readonly ArrayLike<number>[];
+}
 
 /**
  * Quantizes every decoder linear of `model` in place: weights by
@@ -63,17 +88,21 @@ export { crossQuantize, type CrossQuantOptions, perTokenQuantize } from "../acti
 export async function crossquant(
   model: LlamaModel,
   weight: Quantizer,
-  options: CrossQuantOptions,
+  options: CrossQuantModelOptions,
 ): Promise<QuantReport> {
   return await quantizeModel(model, {
     method: "crossquant",
     quantizer: weight,
     act: options.act,
+    calibration: options.sequences ? { sequences: options.sequences } : undefined,
     options: { alpha: options.alpha },
   });
 }
 
-/** CrossQuant's record in the method registry (options: `{ alpha }`; act: per token). */
+/**
+ * CrossQuant's record in the method registry (options: `{ alpha }`; act: per
+ * token; with calibration: static column maxima).
+ */
 export const CROSSQUANT: ModelMethod = {
   name: "crossquant",
   needs: ["model"],
@@ -83,6 +112,7 @@ export const CROSSQUANT: ModelMethod = {
     return runCrossquant(t.model, taskQuantizer(t, "crossquant"), {
       act,
       alpha: t.options.alpha as number | undefined,
+      sequences: t.sequences,
     });
   },
 };
@@ -90,14 +120,46 @@ export const CROSSQUANT: ModelMethod = {
 async function runCrossquant(
   model: LlamaModel,
   weight: Quantizer,
-  options: CrossQuantOptions,
+  options: CrossQuantModelOptions,
 ): Promise<QuantReport> {
+  const alpha = options.alpha ?? 0.15;
+  const columns = new Map<string, Float32Array>();
+  if (options.sequences) {
+    const cap = await captureLayerInputs(model, options.sequences, {
+      observers: (name) => new MinMaxObserver(name),
+      progress: false,
+    });
+    for (const [name, obs] of cap.observers) {
+      columns.set(name, (await (obs as MinMaxObserver).finish()).absmax);
+    }
+  }
   const layers: QuantReport["layers"] = [];
-  const act = { kind: "crossquant" as const, quantizer: options.act, alpha: options.alpha ?? 0.15 };
   for (const [name, lin] of model.linears()) {
     const layer = lin as WeightedLinear;
     if (!layer.weight) throw new TypeError(`crossquant: ${name} has no float weight`);
-    const ql = await quantizeLinear(layer, weight, { name: `${name}.weight`, act });
+    const cols = columns.get(name);
+    if (options.sequences && !cols) {
+      throw new Error(`crossquant: calibration saw no input of ${name}`);
+    }
+    const act = { kind: "crossquant" as const, quantizer: options.act, alpha, columns: cols };
+    let ql: QuantLinear;
+    if (cols) {
+      // fold c^(1−α) into the weight's columns, quantize, unfold (fake quant of the deployed
+      // weight); the layer keeps these values only (its codes live in the folded basis)
+      const f = Float32Array.from(cols, (c) => Math.max(c, 1e-30) ** (1 - alpha));
+      using s = Tensor.fromArray(f);
+      using inv = Tensor.fromArray(f.map((v) => 1 / v));
+      using folded = scaleColumns(layer.weight, s);
+      using wq = await fakeQuant(weight, folded, { name: `${name}.weight` });
+      ql = new QuantLinear({
+        values: scaleColumns(wq, inv),
+        bias: layer.bias?.reshape(layer.bias.shape),
+        act,
+        quantizer: weight,
+      });
+    } else {
+      ql = await quantizeLinear(layer, weight, { name: `${name}.weight`, act });
+    }
     const err = await quantError(layer.weight, ql.weight!);
     layers.push({
       name,

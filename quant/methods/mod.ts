@@ -90,6 +90,7 @@ export {
   CROSSQUANT,
   crossquant,
   crossQuantize,
+  type CrossQuantModelOptions,
   type CrossQuantOptions,
   perTokenQuantize,
 } from "./crossquant.ts";

@@ -1,5 +1,5 @@
 import { QuantLinear } from "../../../quant/linear.ts";
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
 import { linear } from "../../../kernels/ops/matmul.ts";
@@ -120,3 +120,26 @@ gpuTest(
     assertClose(await y.data(), await e.data(), { atol: 1e-5, rtol: 1e-5 });
   },
 );
+
+gpuTest("static columns: each token's quantization depends only on itself", async () => {
+  const rows = randomActs(8, 12, 21, 3);
+  const act = int(4, { per: "token" });
+  using all = Tensor.fromArray(rows);
+  using cols = absmaxColumns(rows);
+  using y = crossQuantize(all, { act, alpha: 0.15, columns: cols });
+  using dyn = crossQuantize(all, { act, alpha: 0.15 });
+  // with the batch's own column maxima as static columns, it is the dynamic result
+  assertClose(await y.data(), await dyn.data(), { atol: 1e-6, rtol: 1e-5 });
+  // a token alone gives the same result with static columns (not with dynamic ones)
+  using first = Tensor.fromArray([rows[0]]);
+  using y0 = crossQuantize(first, { act, alpha: 0.15, columns: cols });
+  assertClose(await y0.data(), (await y.data()).slice(0, 12), { atol: 1e-6, rtol: 1e-5 });
+  using d0 = crossQuantize(first, { act, alpha: 0.15 });
+  const [s0, dd0] = [await y0.data(), await d0.data()];
+  assert(dd0.some((v, j) => v !== s0[j]), "dynamic columns of one token should differ");
+  assertThrows(() => crossQuantize(all, { act, columns: Tensor.fromArray([1, 2]) }), RangeError);
+});
+
+function absmaxColumns(x: number[][]): Tensor {
+  return Tensor.fromArray(x[0].map((_, j) => Math.max(...x.map((r) => Math.abs(r[j])))));
+}
