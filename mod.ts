@@ -45,7 +45,6 @@ export {
 export { fakeQuant } from "./quant/quantize.ts";
 export { quantize, QuantizedWeight } from "./quant/weight.ts";
 export { quantizeLinear, QuantLinear } from "./quant/linear.ts";
-export type { InputQuantizer } from "./quant/activation.ts";
 export { errorMetrics, kernelFraction, quantError } from "./quant/metrics.ts";
 
 // the driver, its report, checkpoints

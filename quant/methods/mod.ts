@@ -154,3 +154,4 @@ export type {
   WeightedLinear,
 } from "../linear.ts";
 export type { QuantizationConfig, QuantizedLayerEntry, SaveOptions } from "../checkpoint.ts";
+export type { InputQuantizer } from "../activation.ts";
