@@ -1,60 +1,70 @@
 /**
- * lowbit — quantization research on WebGPU: tensors and kernels, number
- * formats and quantizers, real models from safetensors, calibration
- * statistics as Arrow tables, quantization methods, and notebook charts.
+ * lowbit — quantization research on WebGPU. The main workflow: start the GPU,
+ * load a model, build quantizers, quantize the model with any method
+ * (`quantizeModel`), measure it, save and load it on the packed low-bit
+ * kernels. Everything else lives in the sub-entries: `./kernels` (tensors,
+ * ops, packed layouts), `./formats` (number formats), `./methods` (every
+ * method's own entry points), `./model` (checkpoints, the Llama family),
+ * `./calib` (observers, Arrow tables), `./viz` (charts).
  *
  * @example
  * ```ts
- * import { fakeQuant, initGPU, int, quantError, Tensor } from "./mod.ts";
+ * import { initGPU, int, loadModel, perplexity, quantizeModel } from "./mod.ts";
  * await initGPU();
- * using w = Tensor.randn([64, 128], { seed: 0 });
- * using q = await fakeQuant(int(4, { group: 32 }), w);
- * console.log((await quantError(w, q)).sqnr > 15); // true
+ * using model = await loadModel();
+ * const r = await quantizeModel(model, { method: "rtn", quantizer: int(4, { group: 32 }) });
+ * const text = (await Deno.readTextFile("data/corpus/valid.txt")).slice(0, 512);
+ * console.log(r.bitsPerWeight, (await perplexity(model, text)).perplexity < 5); // 4.5 true
  * ```
  * @module
  */
-// kernels: the GPU, tensors and ops
-export { gpu, GPUFailureError, GPUUnavailableError, initGPU } from "./kernels/gpu.ts";
-export type { GPUContext } from "./kernels/gpu.ts";
-export { numel, Tensor } from "./kernels/tensor.ts";
-export type { NestedArray, RandomOptions, TensorSummary } from "./kernels/tensor.ts";
-export type { AnyTypedArray, DType } from "./kernels/dtype.ts";
-export type { LowbitFormat, PackedWeight } from "./kernels/lowbit/layout.ts";
-export type { Codegen, Storage } from "./kernels/lowbit/codegen.ts";
-export type {
-  BlockFormat,
-  ElementFormat,
-  IntFormat,
-  QuantizedBlocks,
-} from "./quant/formats/index.ts";
-export { Rng } from "./kernels/random.ts";
-export { runtimeStats, sync, trimPool } from "./kernels/runtime.ts";
+// the GPU and tensors
+export { gpu, initGPU } from "./kernels/gpu.ts";
+export { sync } from "./kernels/runtime.ts";
+export { Tensor } from "./kernels/tensor.ts";
+export type { DType } from "./kernels/dtype.ts";
 export * as ops from "./kernels/ops/mod.ts";
 
-// quant: formats, quantizers, calibration, methods
-export * as formats from "./quant/formats/index.ts";
-export * from "./quant/quantizer.ts";
-export * from "./quant/quantize.ts";
-export * from "./quant/linear.ts";
-export * from "./quant/pack.ts";
-export * from "./quant/checkpoint.ts";
-export * from "./quant/metrics.ts";
-export * as calib from "./quant/calib/mod.ts";
-export * as transforms from "./quant/transforms/mod.ts";
-export * from "./quant/methods/mod.ts";
+// quantizers and quantized weights
+export {
+  binary,
+  bitsPerWeight,
+  describe,
+  fp,
+  fromJSON,
+  int,
+  mxfp4,
+  nf4,
+  nvfp4,
+  type Quantizer,
+  quantizer,
+  type QuantizerOptions,
+  type RangeSetting,
+  ternary,
+} from "./quant/quantizer.ts";
+export { fakeQuant } from "./quant/quantize.ts";
+export { quantize, QuantizedWeight } from "./quant/weight.ts";
+export { quantizeLinear, QuantLinear } from "./quant/linear.ts";
+export { errorMetrics, kernelFraction, quantError } from "./quant/metrics.ts";
 
-// model: checkpoints, the Llama family, evaluation
-export * from "./model/safetensors.ts";
-export * from "./model/config.ts";
-export * from "./model/tokenizer.ts";
-export * from "./model/linear.ts";
-export * from "./model/llama.ts";
-export * from "./model/load.ts";
-export * from "./model/eval.ts";
-export * from "./model/capture.ts";
+// the driver, its report, checkpoints
+export {
+  type QuantizeConfig,
+  quantizeModel,
+  type QuantMethod,
+  registerMethod,
+} from "./quant/model.ts";
+export type { QuantReport } from "./quant/report.ts";
+export { loadQuantized, packModel, saveQuantized } from "./quant/checkpoint.ts";
 
-// viz: figures, tables, progress
-export * as viz from "./viz/mod.ts";
+// models, calibration, evaluation
+export { loadModel } from "./model/load.ts";
+export { LlamaModel } from "./model/llama.ts";
+export { DenseLinear, type Linear } from "./model/linear.ts";
+export { calibrationSequences, captureLayerInputs } from "./model/capture.ts";
+export { compareModels, perplexity } from "./model/eval.ts";
+
+// claims: what a notebook states, measured, checked against its stored outcome
 export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
 export type {
   Better,
@@ -64,3 +74,54 @@ export type {
   Outcome,
   ScorecardOptions,
 } from "./viz/claim.ts";
+
+// namespaces: number formats, statistics, transforms, allocation, methods, charts
+export * as formats from "./quant/formats/mod.ts";
+export * as calib from "./quant/calib/mod.ts";
+export * as transforms from "./quant/transforms/mod.ts";
+export * as alloc from "./quant/alloc/mod.ts";
+export * as methods from "./quant/methods/mod.ts";
+export * as viz from "./viz/mod.ts";
+
+// ---------------------------------------------------------------------------
+// TEMPORARY (remove once the notebooks use the new names): method entry points
+// the notebooks call as `lb.<name>`; each now lives in `lb.methods.<name>` (or,
+// for the GPTQ driver, `quantizeModel(model, { method: "gptq", … })`).
+// ---------------------------------------------------------------------------
+export {
+  aqas,
+  type AqasReport,
+  awq,
+  type AwqReport,
+  comq,
+  comqLayer,
+  crossLayerEqualize,
+  crossquant,
+  crossQuantize,
+  dfq,
+  type EqualizationRecord,
+  fpFormat,
+  gpfq,
+  gpfqLayer,
+  gptq,
+  gptqModel,
+  type GptqModelOptions,
+  type HessianQuantReport,
+  type LayerErrorRow,
+  layerwiseIp,
+  llmFp4,
+  type LlmFp4Options,
+  type LlmFp4Report,
+  lqer,
+  type LqerReport,
+  lqLora,
+  lqLoraDecompose,
+  normTweaking,
+  type NormTweakingReport,
+  perTokenQuantize,
+  quip,
+  type QuipReport,
+  rtn,
+  type WeightedLinear,
+} from "./quant/methods/mod.ts";
+export { ByteTokenizer } from "./model/tokenizer.ts";

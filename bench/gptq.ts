@@ -21,7 +21,7 @@ import { mul } from "../kernels/ops/elementwise.ts";
 import { diagonal, setDiagonal } from "../kernels/ops/gptq.ts";
 import { choleskyInverseUpper } from "../kernels/ops/linalg.ts";
 import { int } from "../quant/quantizer.ts";
-import { quantize } from "../quant/quantize.ts";
+import { quantizePass } from "../quant/quantize.ts";
 import { gptq } from "../quant/methods/gptq.ts";
 
 const quick = Deno.args.includes("--quick");
@@ -74,7 +74,7 @@ for (const [out, inF] of shapes) {
   u.dispose();
   // a sanity number: GPTQ's proxy loss against round-to-nearest's on the same H is not
   // cheap at this size, so report the weight SQNR of both
-  using rtnQ = await quantize(q, w);
+  using rtnQ = await quantizePass(q, w);
   const [wd, gd, rd] = [await w.data(), await r.dequantized.data(), await rtnQ.dequantized.data()];
   let sw = 0, sg = 0, sr = 0;
   for (let i = 0; i < wd.length; i++) {

@@ -13,6 +13,7 @@
  * @module
  */
 import * as lb from "../mod.ts";
+import { openSafetensors } from "../model/safetensors.ts";
 
 const args = Deno.args.filter((a) => !a.startsWith("--"));
 const opt = (k: string) => Deno.args.find((a) => a.startsWith(`--${k}=`))?.split("=")[1];
@@ -36,7 +37,7 @@ console.log(
     `${(bytes / 1e6 / loadS).toFixed(0)} MB/s (${dtype}, ${lb.gpu().adapterName})`,
 );
 
-await using ref = await lb.openSafetensors(`${dir}/reference.safetensors`);
+await using ref = await openSafetensors(`${dir}/reference.safetensors`);
 const ids = Int32Array.from((await ref.read("ids")).data as ArrayLike<number>);
 const refLogits = (await ref.read("logits", { as: "f32" })).data as Float32Array;
 

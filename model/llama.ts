@@ -31,39 +31,30 @@
  * @module
  */
 import { Tensor } from "../kernels/tensor.ts";
-import { add, cast, mul, unary } from "../kernels/ops/elementwise.ts";
+import { cast } from "../kernels/ops/elementwise.ts";
 import { embedding } from "../kernels/ops/gather.ts";
 import { rmsNorm } from "../kernels/ops/norm.ts";
-import { rope } from "../kernels/ops/rope.ts";
-import { causalAttention } from "./attention.ts";
+import { decoderLayerSteps } from "./decoder_layer.ts";
 import { type LlamaConfig, ropeFrequencies } from "./config.ts";
 import { describeNonFinite } from "./finite.ts";
 import { DenseLinear, type Linear } from "./linear.ts";
+import { type LayerNorms, ModelParts } from "./parts.ts";
+import { LAYER_LINEARS } from "./topology.ts";
+import { isTokenBatch, type TokenBatch, type TokenIds, toTokenBatch } from "./tokens.ts";
 
-/** The activation/weight dtype a model runs in. */
-export type ModelDType = "f32" | "f16";
-
-/**
- * Token ids for a batch of equal-length sequences: rows of ids (`number[][]`
- * or an array of `Int32Array`s), or one flat array (one sequence, or
- * `batch` rows of equal length when {@link ForwardOptions.batch} is given).
- */
-export type TokenIds = ArrayLike<number> | readonly ArrayLike<number>[];
+export {
+  type InputGroup,
+  LAYER_LINEARS,
+  LAYER_TOPOLOGY,
+  type LayerLinear,
+  sharedInput,
+} from "./topology.ts";
+export { type TokenBatch, type TokenIds, toTokenBatch } from "./tokens.ts";
 
 /** Options of {@link LlamaModel.forward}. */
 export interface ForwardOptions {
   /** Split a flat `ids` array into this many equal rows. Default 1. */
   batch?: number;
-}
-
-/** A batch of ids checked and flattened: `batch` rows of `seq` tokens. */
-export interface TokenBatch {
-  /** Row-major ids, `batch · seq` of them. */
-  ids: Int32Array;
-  /** Number of sequences. */
-  batch: number;
-  /** Tokens per sequence. */
-  seq: number;
 }
 
 /**
@@ -74,76 +65,6 @@ export interface TokenBatch {
  * object, so an observer can compute a shared statistic once by identity.
  */
 export type LinearInputHook = (name: string, x: Tensor) => void | Promise<void>;
-
-/** The per-layer norms (the layer's linears live in the model's linear map). */
-interface LayerNorms {
-  input: Tensor;
-  post: Tensor;
-}
-
-/** The names of one decoder layer's projections, in execution order. */
-export const LAYER_LINEARS = [
-  "self_attn.q_proj",
-  "self_attn.k_proj",
-  "self_attn.v_proj",
-  "self_attn.o_proj",
-  "mlp.gate_proj",
-  "mlp.up_proj",
-  "mlp.down_proj",
-] as const;
-
-/**
- * Checks and flattens ids into a {@link TokenBatch}.
- *
- * @example
- * ```ts
- * import { toTokenBatch } from "./llama.ts";
- * const b = toTokenBatch([[1, 2, 3], [4, 5, 6]], 256);
- * console.log(b.batch, b.seq, b.ids); // 2 3 Int32Array [1, 2, 3, 4, 5, 6]
- * ```
- */
-export function toTokenBatch(ids: TokenIds, vocabSize: number, batch?: number): TokenBatch {
-  let rows: ArrayLike<number>[];
-  const first = (ids as ArrayLike<unknown>)[0];
-  if (ids.length > 0 && typeof first === "object" && first !== null) {
-    rows = Array.from(ids as readonly ArrayLike<number>[]);
-    if (batch !== undefined && batch !== rows.length) {
-      throw new RangeError(`ids: ${rows.length} rows given but batch is ${batch}`);
-    }
-  } else {
-    const flat = ids as ArrayLike<number>;
-    const b = batch ?? 1;
-    if (!Number.isInteger(b) || b < 1 || flat.length % b !== 0) {
-      throw new RangeError(`ids: ${flat.length} ids cannot be split into ${b} equal rows`);
-    }
-    const seq = flat.length / b;
-    rows = Array.from(
-      { length: b },
-      (_, r) => Array.prototype.slice.call(flat, r * seq, r * seq + seq),
-    );
-  }
-  const seq = rows[0]?.length ?? 0;
-  if (rows.length === 0 || seq === 0) throw new RangeError("ids: the batch is empty");
-  const out = new Int32Array(rows.length * seq);
-  rows.forEach((row, r) => {
-    if (row.length !== seq) {
-      throw new RangeError(
-        `ids: row ${r} has ${row.length} tokens but row 0 has ${seq}; sequences in a batch ` +
-          `must have equal lengths`,
-      );
-    }
-    for (let t = 0; t < seq; t++) {
-      const v = row[t];
-      if (!Number.isInteger(v) || v < 0 || v >= vocabSize) {
-        throw new RangeError(
-          `ids: token ${v} at row ${r}, position ${t} is outside the vocabulary [0, ${vocabSize})`,
-        );
-      }
-      out[r * seq + t] = v;
-    }
-  });
-  return { ids: out, batch: rows.length, seq };
-}
 
 /**
  * A Llama-family causal language model on the GPU. Build it with
@@ -159,22 +80,18 @@ export function toTokenBatch(ids: TokenIds, vocabSize: number, batch?: number): 
  * console.log([...model.linears().keys()].slice(0, 2)); // ["layers.0.self_attn.q_proj", "layers.0.self_attn.k_proj"]
  * ```
  */
-export class LlamaModel {
+export class LlamaModel extends ModelParts {
   /** The checked configuration. */
   readonly config: LlamaConfig;
   /** The dtype of weights and activations (logits are always f32). */
-  readonly dtype: ModelDType;
+  readonly dtype: "f32" | "f16";
   /** Token embeddings `[vocab, hidden]`. */
   readonly embedTokens: Tensor;
   /** Final RMSNorm weight `[hidden]`. */
   readonly norm: Tensor;
   /** The checkpoint folder the model was loaded from (set by `loadModel`), for savers. */
   source?: string;
-  readonly #norms: LayerNorms[];
-  readonly #linears = new Map<string, Linear>();
-  #head: Linear;
   readonly #invFreq: Tensor;
-  #disposed = false;
 
   /**
    * Builds the model from HF-named tensors (`model.embed_tokens.weight`,
@@ -199,7 +116,8 @@ export class LlamaModel {
    * console.log(logits.shape); // [1, 3, 10]
    * ```
    */
-  constructor(config: LlamaConfig, weights: Map<string, Tensor>, dtype: ModelDType = "f32") {
+  constructor(config: LlamaConfig, weights: Map<string, Tensor>, dtype: "f32" | "f16" = "f32") {
+    super();
     this.config = config;
     this.dtype = dtype;
     const take = (name: string): Tensor => {
@@ -213,159 +131,31 @@ export class LlamaModel {
     };
     this.embedTokens = take("model.embed_tokens.weight");
     this.norm = take("model.norm.weight");
-    this.#norms = [];
+    const norms: LayerNorms[] = [];
+    const linears = new Map<string, Linear>();
     for (let i = 0; i < config.numHiddenLayers; i++) {
       const p = `model.layers.${i}`;
-      this.#norms.push({
+      norms.push({
         input: take(`${p}.input_layernorm.weight`),
         post: take(`${p}.post_attention_layernorm.weight`),
       });
       for (const l of LAYER_LINEARS) {
         const bias = weights.has(`${p}.${l}.bias`) ? take(`${p}.${l}.bias`) : undefined;
-        this.#linears.set(`layers.${i}.${l}`, new DenseLinear(take(`${p}.${l}.weight`), bias));
+        linears.set(`layers.${i}.${l}`, new DenseLinear(take(`${p}.${l}.weight`), bias));
       }
     }
-    this.#head = new DenseLinear(
+    const head = new DenseLinear(
       config.tieWordEmbeddings
         ? this.embedTokens.reshape(this.embedTokens.shape)
         : take("lm_head.weight"),
     );
+    this.initParts(norms, linears, head);
     this.#invFreq = Tensor.fromArray(ropeFrequencies(config), [config.headDim / 2], "f32");
   }
 
   /** Number of decoder layers. */
   get numLayers(): number {
     return this.config.numHiddenLayers;
-  }
-
-  /**
-   * The RMSNorm weight `[hidden]` of layer `i` before attention (`"input"`,
-   * HF `input_layernorm`) or before the MLP (`"post"`,
-   * `post_attention_layernorm`). Methods that fold per-channel scales into
-   * the preceding norm (AWQ, SmoothQuant) read it here and replace it with
-   * {@link setLayerNorm}.
-   *
-   * @example
-   * ```ts
-   * import { initGPU } from "../mod.ts";
-   * import { loadModel } from "./load.ts";
-   * await initGPU();
-   * using model = await loadModel("data/tiny");
-   * console.log(model.layerNorm(0, "post").shape); // [128]
-   * ```
-   */
-  layerNorm(i: number, which: "input" | "post"): Tensor {
-    this.#alive();
-    const n = this.#norms[i];
-    if (!n) throw new RangeError(`layerNorm: layer ${i} does not exist (${this.numLayers} layers)`);
-    return which === "input" ? n.input : n.post;
-  }
-
-  /**
-   * Replaces the RMSNorm weight of layer `i` (see {@link layerNorm}) by
-   * `weight` (same shape and dtype; owned from now on); the old one is disposed.
-   *
-   * @example
-   * ```ts
-   * import { initGPU } from "../mod.ts";
-   * import { loadModel } from "./load.ts";
-   * import { mul } from "../kernels/ops/elementwise.ts";
-   * await initGPU();
-   * using model = await loadModel("data/tiny");
-   * model.setLayerNorm(0, "input", mul(model.layerNorm(0, "input"), 2));
-   * console.log(model.layerNorm(0, "input").shape); // [128]
-   * ```
-   */
-  setLayerNorm(i: number, which: "input" | "post", weight: Tensor): void {
-    const old = this.layerNorm(i, which);
-    if (weight.dtype !== old.dtype || weight.size !== old.size || weight.rank !== 1) {
-      throw new RangeError(`setLayerNorm(${i}, "${which}"): ${weight} must match ${old}`);
-    }
-    if (which === "input") this.#norms[i].input = weight;
-    else this.#norms[i].post = weight;
-    if (old !== weight) old.dispose();
-  }
-
-  /**
-   * The decoder layers' projections by HF name without the `model.` prefix,
-   * in execution order (`layers.0.self_attn.q_proj`, …, `layers.N.mlp.down_proj`).
-   * `lm_head` is included only with `{ includeHead: true }` (quantizers
-   * usually leave it in full precision). The map is a snapshot; replace
-   * layers with {@link setLinear}.
-   *
-   * @example
-   * ```ts
-   * import { initGPU } from "../mod.ts";
-   * import { loadModel } from "./load.ts";
-   * await initGPU();
-   * using model = await loadModel("data/tiny");
-   * const lin = model.linears();
-   * console.log(lin.size, lin.get("layers.0.mlp.down_proj")!.inFeatures); // 28 384
-   * ```
-   */
-  linears(options: { includeHead?: boolean; layer?: number } = {}): Map<string, Linear> {
-    this.#alive();
-    const out = new Map<string, Linear>();
-    for (const [name, lin] of this.#linears) {
-      if (options.layer !== undefined && !name.startsWith(`layers.${options.layer}.`)) continue;
-      out.set(name, lin);
-    }
-    if (options.includeHead && options.layer === undefined) out.set("lm_head", this.#head);
-    return out;
-  }
-
-  /**
-   * The linear layer called `name` (`layers.i.self_attn.q_proj`, …, or `lm_head`).
-   *
-   * @example
-   * ```ts
-   * import { initGPU } from "../mod.ts";
-   * import { loadModel } from "./load.ts";
-   * await initGPU();
-   * using model = await loadModel("data/tiny");
-   * console.log(model.getLinear("lm_head").outFeatures); // 256
-   * ```
-   */
-  getLinear(name: string): Linear {
-    this.#alive();
-    if (name === "lm_head") return this.#head;
-    const lin = this.#linears.get(name);
-    if (!lin) throw new RangeError(this.#unknown(name));
-    return lin;
-  }
-
-  /**
-   * Replaces the linear layer `name` (e.g. by a quantized one with the same
-   * in/out features). The replaced layer is disposed unless
-   * `{ dispose: false }`, in which case it is returned for the caller to own.
-   *
-   * @example
-   * ```ts
-   * import { initGPU } from "../mod.ts";
-   * import { loadModel } from "./load.ts";
-   * import { DenseLinear } from "./linear.ts";
-   * import { unary } from "../kernels/ops/elementwise.ts";
-   * await initGPU();
-   * using model = await loadModel("data/tiny");
-   * const old = model.getLinear("layers.0.mlp.up_proj") as DenseLinear;
-   * // a crude "quantizer": every weight rounded to an integer (nearly all become 0)
-   * model.setLinear("layers.0.mlp.up_proj", new DenseLinear(unary("round", old.weight)));
-   * console.log(model.getLinear("layers.0.mlp.up_proj").outFeatures); // 384
-   * ```
-   */
-  setLinear(name: string, linear: Linear, options: { dispose?: boolean } = {}): Linear {
-    this.#alive();
-    const old = this.getLinear(name);
-    if (linear.inFeatures !== old.inFeatures || linear.outFeatures !== old.outFeatures) {
-      throw new RangeError(
-        `setLinear("${name}"): the new layer is ${linear.inFeatures} → ${linear.outFeatures} ` +
-          `but the model needs ${old.inFeatures} → ${old.outFeatures}`,
-      );
-    }
-    if (name === "lm_head") this.#head = linear;
-    else this.#linears.set(name, linear);
-    if ((options.dispose ?? true) && old !== linear) old.dispose();
-    return old;
   }
 
   /**
@@ -453,7 +243,7 @@ export class LlamaModel {
    * ```
    */
   embed(ids: Int32Array): Tensor {
-    this.#alive();
+    this.alive();
     return embedding(this.embedTokens, ids);
   }
 
@@ -482,7 +272,7 @@ export class LlamaModel {
     seq: number,
     onLinearInput?: LinearInputHook,
   ): Tensor {
-    const steps = this.#layerSteps(i, h, batch, seq);
+    const steps = this.#steps(i, h, batch, seq);
     for (;;) {
       const r = steps.next();
       if (r.done) return r.value;
@@ -523,7 +313,7 @@ export class LlamaModel {
     seq: number,
     onLinearInput?: LinearInputHook,
   ): Promise<Tensor> {
-    const steps = this.#layerSteps(i, h, batch, seq);
+    const steps = this.#steps(i, h, batch, seq);
     try {
       for (;;) {
         const r = steps.next();
@@ -552,78 +342,31 @@ export class LlamaModel {
    * ```
    */
   head(h: Tensor, batch: number, seq: number): Tensor {
-    this.#alive();
+    this.alive();
     using x = rmsNorm(h, this.norm, this.config.rmsNormEps);
-    using y = this.#head.forward(x);
+    using y = this.getLinear("lm_head").forward(x);
     if (y.dtype === "f32") return y.reshape([batch, seq, this.config.vocabSize]);
     using y32 = cast(y, "f32");
     return y32.reshape([batch, seq, this.config.vocabSize]);
   }
 
-  /** One decoder layer, yielding `[name, input]` before each projection. */
-  *#layerSteps(
-    i: number,
-    h: Tensor,
-    batch: number,
-    seq: number,
-  ): Generator<[string, Tensor], Tensor, void> {
-    this.#alive();
-    const c = this.config;
-    if (!Number.isInteger(i) || i < 0 || i >= c.numHiddenLayers) {
-      throw new RangeError(`layer ${i} does not exist; the model has ${c.numHiddenLayers} layers`);
-    }
-    if (h.rank !== 2 || h.shape[0] !== batch * seq || h.shape[1] !== c.hiddenSize) {
-      throw new RangeError(
-        `layer ${i}: hidden states ${h} must be [${
-          batch * seq
-        }, ${c.hiddenSize}] (batch·seq, hidden)`,
-      );
-    }
-    if (c.slidingWindow !== null && seq > c.slidingWindow) {
-      throw new RangeError(
-        `layer ${i}: sequences of ${seq} tokens exceed the sliding window (${c.slidingWindow}); ` +
-          `sliding-window attention is not implemented, use windows ≤ ${c.slidingWindow}`,
-      );
-    }
+  #steps(i: number, h: Tensor, batch: number, seq: number) {
+    this.alive();
     const p = `layers.${i}`;
-    const lin = (n: string) => this.#linears.get(`${p}.${n}`)!;
-    const norms = this.#norms[i];
-    const H = c.numAttentionHeads, KV = c.numKeyValueHeads, D = c.headDim;
-
-    // Attention block.
-    let attnOut: Tensor;
-    {
-      using x = rmsNorm(h, norms.input, c.rmsNormEps);
-      yield [`${p}.self_attn.q_proj`, x];
-      using q = lin("self_attn.q_proj").forward(x);
-      yield [`${p}.self_attn.k_proj`, x];
-      using k = lin("self_attn.k_proj").forward(x);
-      yield [`${p}.self_attn.v_proj`, x];
-      using v = lin("self_attn.v_proj").forward(x);
-      using q4 = q.reshape([batch, seq, H, D]);
-      using k4 = k.reshape([batch, seq, KV, D]);
-      using qr4 = rope(q4, this.#invFreq);
-      using kr4 = rope(k4, this.#invFreq);
-      using qr = qr4.reshape([batch * seq, H * D]);
-      using kr = kr4.reshape([batch * seq, KV * D]);
-      using o = causalAttention(qr, kr, v, { batch, seq, heads: H, kvHeads: KV, headDim: D });
-      yield [`${p}.self_attn.o_proj`, o];
-      attnOut = lin("self_attn.o_proj").forward(o);
-    }
-    using h1 = add(h, attnOut);
-    attnOut.dispose();
-
-    // MLP block.
-    using x = rmsNorm(h1, norms.post, c.rmsNormEps);
-    yield [`${p}.mlp.gate_proj`, x];
-    using gate = lin("mlp.gate_proj").forward(x);
-    yield [`${p}.mlp.up_proj`, x];
-    using up = lin("mlp.up_proj").forward(x);
-    using act = unary("silu", gate);
-    using prod = mul(act, up);
-    yield [`${p}.mlp.down_proj`, prod];
-    using down = lin("mlp.down_proj").forward(prod);
-    return add(h1, down);
+    return decoderLayerSteps(
+      {
+        config: this.config,
+        invFreq: this.#invFreq,
+        norms: i >= 0 && i < this.numLayers
+          ? { input: this.layerNorm(i, "input"), post: this.layerNorm(i, "post") }
+          : { input: h, post: h }, // a bad i is reported by the steps
+        linear: (n) => this.getLinear(`${p}.${n}`),
+      },
+      i,
+      h,
+      batch,
+      seq,
+    );
   }
 
   /**
@@ -643,14 +386,14 @@ export class LlamaModel {
    * ```
    */
   async findNonFinite(): Promise<string | undefined> {
-    this.#alive();
+    this.alive();
     const named: [string, unknown][] = [["model.embed_tokens.weight", this.embedTokens]];
-    this.#norms.forEach((n, i) => {
-      named.push([`model.layers.${i}.input_layernorm.weight`, n.input]);
+    for (let i = 0; i < this.numLayers; i++) {
+      named.push([`model.layers.${i}.input_layernorm.weight`, this.layerNorm(i, "input")]);
       for (const l of LAYER_LINEARS.slice(0, 4)) named.push(...this.#parts(`layers.${i}.${l}`));
-      named.push([`model.layers.${i}.post_attention_layernorm.weight`, n.post]);
+      named.push([`model.layers.${i}.post_attention_layernorm.weight`, this.layerNorm(i, "post")]);
       for (const l of LAYER_LINEARS.slice(4)) named.push(...this.#parts(`layers.${i}.${l}`));
-    });
+    }
     named.push(["model.norm.weight", this.norm]);
     if (!this.config.tieWordEmbeddings) named.push(...this.#parts("lm_head"));
     for (const [name, t] of named) {
@@ -663,7 +406,7 @@ export class LlamaModel {
 
   /** A linear's float weight and bias with their HF names, where it has them. */
   #parts(name: string): [string, unknown][] {
-    const lin = (name === "lm_head" ? this.#head : this.#linears.get(name)) as {
+    const lin = this.getLinear(name) as {
       weight?: unknown;
       bias?: unknown;
     };
@@ -673,16 +416,9 @@ export class LlamaModel {
 
   /** Frees every weight. Safe to call twice. */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
+    if (!this.disposeParts()) return;
     this.embedTokens.dispose();
     this.norm.dispose();
-    for (const n of this.#norms) {
-      n.input.dispose();
-      n.post.dispose();
-    }
-    for (const l of this.#linears.values()) l.dispose();
-    this.#head.dispose();
     this.#invFreq.dispose();
   }
 
@@ -692,23 +428,9 @@ export class LlamaModel {
   }
 
   /** A one-line description. */
-  toString(): string {
+  override toString(): string {
     const c = this.config;
     return `LlamaModel(${c.modelType}, ${c.numHiddenLayers} layers, hidden ${c.hiddenSize}, ` +
       `heads ${c.numAttentionHeads}/${c.numKeyValueHeads}, vocab ${c.vocabSize}, ${this.dtype})`;
   }
-
-  #alive(): void {
-    if (this.#disposed) throw new ReferenceError("LlamaModel: used after dispose()");
-  }
-
-  #unknown(name: string): string {
-    const some = [...this.#linears.keys()].slice(0, 7).join(", ");
-    return `no linear layer "${name}"; names look like ${some}, …, lm_head`;
-  }
-}
-
-function isTokenBatch(x: unknown): x is TokenBatch {
-  return typeof x === "object" && x !== null && (x as TokenBatch).ids instanceof Int32Array &&
-    typeof (x as TokenBatch).batch === "number" && typeof (x as TokenBatch).seq === "number";
 }

@@ -21,7 +21,7 @@ import { gpu } from "../kernels/gpu.ts";
 import { Tensor } from "../kernels/tensor.ts";
 import { expectedTensorNames, type LlamaConfig, loadLlamaConfig } from "./config.ts";
 import { describeNonFinite } from "./finite.ts";
-import { LlamaModel, type ModelDType } from "./llama.ts";
+import { LlamaModel } from "./llama.ts";
 import { openCheckpoint } from "./safetensors.ts";
 
 /** The embedded tiny byte-level model shipped with lowbit. */
@@ -30,7 +30,7 @@ export const TINY_MODEL_DIR: URL = new URL("../data/tiny/", import.meta.url);
 /** Options of {@link loadModel}. */
 export interface LoadModelOptions {
   /** Weights and activations in f32 (default) or f16 (needs `shader-f16`). */
-  dtype?: ModelDType;
+  dtype?: "f32" | "f16";
 }
 
 /** A checkpoint that does not match its config; names the tensor (or file). */
@@ -133,6 +133,23 @@ export function validateCheckpoint(
         name,
       );
     }
+  }
+}
+
+/** A lowbit quantized checkpoint (its config.json names a quantization_config) is not dense. */
+async function refuseQuantized(path: string): Promise<void> {
+  let qc: { quant_method?: unknown } | undefined;
+  try {
+    qc = JSON.parse(await Deno.readTextFile(`${path.replace(/\/$/, "")}/config.json`))
+      ?.quantization_config;
+  } catch {
+    return; // loadLlamaConfig has read it already; a file path is checked there
+  }
+  if (qc) {
+    throw new ModelLoadError(
+      `loadModel: ${path} is a quantized checkpoint (quantization_config.quant_method ` +
+        `${JSON.stringify(qc.quant_method)}); load it with loadQuantized(dir)`,
+    );
   }
 }
 
@@ -246,6 +263,7 @@ export async function loadModel(
   }
   const path = toPath(dir);
   const config = await loadLlamaConfig(path);
+  await refuseQuantized(path);
   const ckpt = await openCheckpoint(path);
   const weights = new Map<string, Tensor>();
   let next: Promise<unknown> | undefined;

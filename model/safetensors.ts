@@ -19,7 +19,7 @@
  * @module
  */
 
-export { type Dtype, DTYPE_BYTES, DTYPES } from "./dtype.ts";
+export { DTYPE_BYTES, DTYPES, type SafetensorsDType } from "./safetensors_dtype.ts";
 export { MAX_HEADER_BYTES, SafetensorsError } from "./safetensors_header.ts";
 export type { TensorArray } from "./safetensors_decode.ts";
 export {

@@ -11,7 +11,12 @@
  * @module
  */
 
-import { bf16ToF32, type Dtype, isFloatDtype, LITTLE_ENDIAN } from "./dtype.ts";
+import {
+  bf16ToF32,
+  isFloatDtype,
+  LITTLE_ENDIAN,
+  type SafetensorsDType,
+} from "./safetensors_dtype.ts";
 import { SafetensorsError } from "./safetensors_header.ts";
 
 /**
@@ -52,7 +57,12 @@ const MODES: readonly DecodeAs[] = ["native", "f32", "f16", "raw"];
  * }
  * ```
  */
-export function checkDecodeAs(as: unknown, dtype: Dtype, file: string, tensor: string): DecodeAs {
+export function checkDecodeAs(
+  as: unknown,
+  dtype: SafetensorsDType,
+  file: string,
+  tensor: string,
+): DecodeAs {
   if (!MODES.includes(as as DecodeAs)) {
     throw new SafetensorsError(
       file,
@@ -79,7 +89,7 @@ export function checkDecodeAs(as: unknown, dtype: Dtype, file: string, tensor: s
   return as as DecodeAs;
 }
 
-function native(b: Uint8Array, dtype: Dtype): TensorArray {
+function native(b: Uint8Array, dtype: SafetensorsDType): TensorArray {
   const buf = b.buffer as ArrayBuffer;
   const o = b.byteOffset;
   switch (dtype) {
@@ -132,7 +142,7 @@ function native(b: Uint8Array, dtype: Dtype): TensorArray {
  */
 export function decodeTensor(
   bytes: Uint8Array,
-  dtype: Dtype,
+  dtype: SafetensorsDType,
   as: DecodeAs,
   file: string,
   tensor: string,

@@ -14,7 +14,14 @@
  * @module
  */
 
-import { type Dtype, DTYPE_BYTES, DTYPES, f32ToBf16, isDtype, LITTLE_ENDIAN } from "./dtype.ts";
+import {
+  DTYPE_BYTES,
+  DTYPES,
+  f32ToBf16,
+  isDtype,
+  LITTLE_ENDIAN,
+  type SafetensorsDType,
+} from "./safetensors_dtype.ts";
 import type { TensorArray } from "./safetensors_decode.ts";
 import { SafetensorsError } from "./safetensors_header.ts";
 
@@ -27,7 +34,7 @@ import { SafetensorsError } from "./safetensors_header.ts";
  */
 export interface TensorInput {
   /** The dtype to store. */
-  dtype: Dtype;
+  dtype: SafetensorsDType;
   /** The shape; its product must equal the element count. */
   shape: readonly number[];
   /** The values. */
@@ -39,14 +46,14 @@ export interface PreparedTensor {
   /** The tensor name. */
   name: string;
   /** Its dtype. */
-  dtype: Dtype;
+  dtype: SafetensorsDType;
   /** Its shape. */
   shape: number[];
   /** Its little-endian bytes (may view the caller's array: do not modify). */
   bytes: Uint8Array;
 }
 
-const NATIVE: Record<Dtype, string> = {
+const NATIVE: Record<SafetensorsDType, string> = {
   F64: "Float64Array",
   F32: "Float32Array",
   F16: "Float16Array",
@@ -187,7 +194,7 @@ export function prepareTensors(
  * The order of the reference implementation's dtype enum; its writer puts
  * later dtypes first, so larger elements come first.
  */
-const REFERENCE_DTYPE_ORDER: readonly Dtype[] = [
+const REFERENCE_DTYPE_ORDER: readonly SafetensorsDType[] = [
   "BOOL",
   "U8",
   "I8",
@@ -222,7 +229,7 @@ const REFERENCE_DTYPE_ORDER: readonly Dtype[] = [
  * ```
  */
 export function referenceOrder(tensors: readonly PreparedTensor[]): PreparedTensor[] {
-  const rank = (d: Dtype) => REFERENCE_DTYPE_ORDER.indexOf(d);
+  const rank = (d: SafetensorsDType) => REFERENCE_DTYPE_ORDER.indexOf(d);
   return [...tensors].sort((a, b) =>
     rank(b.dtype) - rank(a.dtype) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)
   );

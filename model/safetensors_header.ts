@@ -17,7 +17,7 @@
  * @module
  */
 
-import { type Dtype, DTYPE_BYTES, DTYPES, isDtype } from "./dtype.ts";
+import { DTYPE_BYTES, DTYPES, isDtype, type SafetensorsDType } from "./safetensors_dtype.ts";
 
 /** The largest header the reader accepts, in bytes (the reference's bound). */
 export const MAX_HEADER_BYTES = 100_000_000;
@@ -75,7 +75,7 @@ export interface HeaderEntry {
   /** The tensor's name. */
   name: string;
   /** Its element type. */
-  dtype: Dtype;
+  dtype: SafetensorsDType;
   /** Its shape (an empty array for a scalar). */
   shape: number[];
   /** First byte, relative to the data section. */

@@ -15,7 +15,7 @@
  * @module
  */
 
-import type { Dtype } from "./dtype.ts";
+import type { SafetensorsDType } from "./safetensors_dtype.ts";
 import { checkDecodeAs, decodeTensor, type TensorArray } from "./safetensors_decode.ts";
 import {
   type HeaderEntry,
@@ -27,7 +27,7 @@ import {
 /** A tensor's header facts, known without reading its bytes. */
 export interface TensorInfo {
   /** The stored element type. */
-  dtype: Dtype;
+  dtype: SafetensorsDType;
   /** The shape (empty for a scalar). */
   shape: number[];
   /** Its size in the file, in bytes. */
@@ -37,7 +37,7 @@ export interface TensorInfo {
 /** A tensor read from a file. */
 export interface TensorData {
   /** The stored dtype (even when `data` was converted). */
-  dtype: Dtype;
+  dtype: SafetensorsDType;
   /** The shape. */
   shape: number[];
   /** The values; its type depends on the dtype and {@link ReadOptions.as}. */

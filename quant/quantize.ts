@@ -1,5 +1,6 @@
 /**
- * Applying a {@link Quantizer} to a tensor on the GPU: per-group statistics
+ * The GPU pass behind `quantize()` (`quant/weight.ts`) and `fakeQuant`:
+ * applying a {@link Quantizer} to a tensor: per-group statistics
  * (one GPU pass, which also finds NaN/Inf), per-group ranges and scales by
  * the format's own rule (on the CPU, in f32 arithmetic identical to the
  * reference formats in `quant/formats/`), then one GPU pass that rounds every
@@ -12,21 +13,20 @@
  * ```ts
  * import { initGPU, Tensor } from "../mod.ts";
  * import { int } from "./quantizer.ts";
- * import { quantize } from "./quantize.ts";
+ * import { quantizePass } from "./quantize.ts";
  * await initGPU();
  * using w = Tensor.randn([8, 64], { seed: 1 });
- * using q = await quantize(int(4, { group: 32 }), w);
+ * using q = await quantizePass(int(4, { group: 32 }), w);
  * console.log(q.codes.shape, q.scales.length); // [8, 64] 16
  * ```
  * @module
  */
 import { Tensor } from "../kernels/tensor.ts";
-import { cast, mul, sub } from "../kernels/ops/elementwise.ts";
+import { cast } from "../kernels/ops/elementwise.ts";
 import {
   affineQuantize,
   GROUP_STATS_WIDTH,
   groupStats,
-  tableDequantize,
   tableQuantize,
   type TableQuantized,
 } from "../kernels/ops/quantize.ts";
@@ -39,7 +39,7 @@ import {
   mxSharedExponent,
   nvfp4TensorEncodeScale,
   symmetricScale,
-} from "./formats/index.ts";
+} from "./formats/mod.ts";
 import { firstNonFinite } from "../model/finite.ts";
 import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
@@ -47,8 +47,12 @@ import { groupRanges } from "./range.ts";
 
 const f = Math.fround;
 
-/** A quantized tensor: codes, per-group scales (and zeros), and its dequantized values. */
-export interface QuantizedTensor extends Disposable {
+/**
+ * One quantization pass's output: unpacked codes, per-group scales (and
+ * zeros) and the dequantized values. Internal: `quantize()` packs it into a
+ * `QuantizedWeight`; GPTQ and the coordinate solvers read its scales.
+ */
+export interface QuantizePass extends Disposable {
   /** The quantizer that produced it. */
   readonly quantizer: Quantizer;
   /** Shape of the original tensor (2-D: [rows, cols]; groups run along cols). */
@@ -71,7 +75,7 @@ export interface QuantizedTensor extends Disposable {
   dispose(): void;
 }
 
-/** Options of {@link quantize}. */
+/** Options of {@link quantizePass} (and `quantize`, `fakeQuant`). */
 export interface QuantizeOptions {
   /** Name used in error messages (e.g. "layers.3.mlp.down_proj.weight"). */
   name?: string;
@@ -89,18 +93,18 @@ export interface QuantizeOptions {
  * ```ts
  * import { initGPU, Tensor } from "../mod.ts";
  * import { nvfp4 } from "./quantizer.ts";
- * import { quantize } from "./quantize.ts";
+ * import { quantizePass } from "./quantize.ts";
  * await initGPU();
  * using w = Tensor.fromArray([[6, -3, 1, 0.2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]]);
- * using q = await quantize(nvfp4(), w);
+ * using q = await quantizePass(nvfp4(), w);
  * console.log(q.scaleCodes![0]); // 126 (E4M3 448)
  * ```
  */
-export async function quantize(
+export async function quantizePass(
   q: Quantizer,
   x: Tensor,
   options: QuantizeOptions = {},
-): Promise<QuantizedTensor> {
+): Promise<QuantizePass> {
   const name = options.name ?? x.name ?? "tensor";
   if (x.rank < 1 || x.rank > 2) {
     throw new RangeError(`quantize ${name}: expected a 1-D or 2-D tensor, got shape [${x.shape}]`);
@@ -249,7 +253,7 @@ function quantizedTensor(
   zeros: Float32Array | undefined,
   scaleCodes: Uint8Array | undefined,
   tensorScale: number,
-): QuantizedTensor {
+): QuantizePass {
   return {
     quantizer,
     shape,
@@ -294,7 +298,7 @@ async function quantizeInputChannels(
   q: Quantizer,
   x: Tensor,
   options: QuantizeOptions,
-): Promise<QuantizedTensor> {
+): Promise<QuantizePass> {
   if (x.rank !== 2) throw new RangeError(`per input channel needs a 2-D weight, got [${x.shape}]`);
   const [rows, cols] = x.shape;
   const data = await x.data();
@@ -304,7 +308,7 @@ async function quantizeInputChannels(
   }
   using xt = Tensor.fromArray(t, [cols, rows]);
   const perRow = { ...q, granularity: { kind: "channel" as const, axis: 0 as const } };
-  using inner = await quantize(perRow, xt, options);
+  using inner = await quantizePass(perRow, xt, options);
   const codes = await inner.codes.data();
   const deq = await inner.dequantized.data();
   const c2 = new Uint32Array(rows * cols);
@@ -347,7 +351,7 @@ export async function fakeQuant(
   x: Tensor,
   options: QuantizeOptions = {},
 ): Promise<Tensor> {
-  const qt = await quantize(q, x, options);
+  const qt = await quantizePass(q, x, options);
   qt.codes.dispose();
   if (x.dtype === "f16") {
     const h = cast(qt.dequantized, "f16");
@@ -355,50 +359,4 @@ export async function fakeQuant(
     return h;
   }
   return qt.dequantized;
-}
-
-/**
- * The values a quantized tensor's codes stand for (recomputed on the GPU from
- * codes and scales; equals `q.dequantized`).
- *
- * @example
- * ```ts
- * import { initGPU, Tensor } from "../mod.ts";
- * import { mxfp4 } from "./quantizer.ts";
- * import { dequantize, quantize } from "./quantize.ts";
- * await initGPU();
- * using w = Tensor.randn([2, 32], { seed: 0 });
- * using q = await quantize(mxfp4(), w);
- * using y = dequantize(q);
- * console.log(String(await y.data()) === String(await q.dequantized.data())); // true
- * ```
- */
-export function dequantize(q: QuantizedTensor): Tensor {
-  const fmt = elementFormat(q.quantizer.format);
-  const byCode = q.zeros ? fmt.values : decisionTable(fmt).byCode;
-  const g = q.quantizer.granularity;
-  if (g.kind === "channel" && g.axis === 1) {
-    // scales run along columns: values(code), then broadcast (v − zero) · scale over rows
-    const cols = q.shape[1];
-    using ones = Tensor.full([q.codes.size / cols], 1);
-    using v = tableDequantize(q.codes, { groupSize: cols, byCode, decode: ones });
-    using s = Tensor.fromArray(q.scales, [1, cols]);
-    if (q.zeros) {
-      using z = Tensor.fromArray(q.zeros, [1, cols]);
-      using c = sub(v, z);
-      return mul(c, s);
-    }
-    return mul(v, s);
-  }
-  using s = Tensor.fromArray(q.scales);
-  if (q.zeros) {
-    using z = Tensor.fromArray(q.zeros);
-    return tableDequantize(q.codes, { groupSize: q.groupSize, byCode, decode: s, zero: z });
-  }
-  return tableDequantize(q.codes, {
-    groupSize: q.groupSize,
-    byCode,
-    decode: s,
-    decode2: q.tensorScale,
-  });
 }

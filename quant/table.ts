@@ -8,15 +8,15 @@
  * @example
  * ```ts
  * import { decisionTable } from "./table.ts";
- * import { e2m1 } from "./formats/index.ts";
+ * import { e2m1 } from "./formats/mod.ts";
  * const t = decisionTable(e2m1);
  * // 16 values: −0 and +0 are distinct codes; the tie 0.25 between +0 and 0.5 goes to the even code
  * console.log(t.values.length, t.codes[7], t.codes[8], t.thresholds[8] > 0.25); // 16 8 0 true
  * ```
  * @module
  */
-import type { ElementFormat } from "./formats/index.ts";
-import type { DecisionTable } from "../kernels/ops/quantize.ts";
+import type { ElementFormat } from "./formats/mod.ts";
+import type { DecisionTable } from "../kernels/quantize/mod.ts";
 
 const cache = new WeakMap<ElementFormat, DecisionTable>();
 
@@ -43,7 +43,7 @@ function fromKey(k: number): number {
  * @example
  * ```ts
  * import { decisionTable } from "./table.ts";
- * import { int4 } from "./formats/index.ts";
+ * import { int4 } from "./formats/mod.ts";
  * const t = decisionTable(int4);
  * // −7.5 is a tie between −8 and −7 and rounds to the even −8, so the threshold lies just above it
  * console.log(t.values[0], t.codes[0], t.thresholds[0] > -7.5); // -8 8 true

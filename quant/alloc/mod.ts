@@ -10,7 +10,20 @@
  * ```
  * @module
  */
-export * from "./sensitivity.ts";
-export * from "./ip.ts";
-export * from "./greedy.ts";
-export * from "./pareto.ts";
+export {
+  layerSensitivity,
+  type SensitivityOptions,
+  type SensitivityRow,
+  toAllocItems,
+} from "./sensitivity.ts";
+export {
+  type Allocation,
+  allocationOf,
+  type AllocItem,
+  type AllocOption,
+  checkItems,
+  ipAllocate,
+  type IpOptions,
+} from "./ip.ts";
+export { greedyAllocate } from "./greedy.ts";
+export { allocationFront, type FrontPoint, pareto } from "./pareto.ts";

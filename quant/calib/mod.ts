@@ -19,9 +19,38 @@
  * ```
  * @module
  */
-export * from "./observer.ts";
-export * from "./observers.ts";
-export * from "./percentile.ts";
-export * from "./histogram.ts";
-export * from "./hessian.ts";
-export * from "./table.ts";
+export {
+  BatchObserver,
+  F32_MAX,
+  NonFiniteError,
+  type NonFiniteSite,
+  NonFiniteTracker,
+  type Observer,
+} from "./observer.ts";
+export {
+  ChannelStatsObserver,
+  type ChannelStatsOptions,
+  DEFAULT_OUTLIER_K,
+  type LayerStats,
+  MinMaxObserver,
+  type MinMaxResult,
+  MomentsObserver,
+  type MomentsOptions,
+  type MomentsResult,
+  outlierChannels,
+  OutlierObserver,
+  type OutlierObserverResult,
+  type OutlierResult,
+  PercentileObserver,
+} from "./observers.ts";
+export { percentileName, type PercentileOptions, type PercentileResult } from "./percentile.ts";
+export { AbsHistogram } from "./histogram.ts";
+export { HessianObserver } from "./hessian.ts";
+export {
+  channelTable,
+  hasArrowFileMagic,
+  layerTable,
+  readArrowIPC,
+  tableToRecords,
+  writeArrowIPC,
+} from "./table.ts";

@@ -38,6 +38,7 @@ const BINARY_VALUES = new Float32Array([1, -1]);
  * ```
  */
 export const binaryElement: ElementFormat = {
+  kernel: "binary",
   name: "binary",
   bits: 1,
   values: BINARY_VALUES,

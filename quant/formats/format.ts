@@ -35,6 +35,13 @@ export interface ElementFormat {
   encode(x: number): number;
   /** The value of `code` (`values[code]`); throws on a code outside `[0, 2^bits)`. */
   decode(code: number): number;
+  /**
+   * How the packed low-bit kernels store and decode the codes: as integers
+   * (two's complement, or unsigned with zero points), as E2M1 (with float,
+   * E8M0 or E4M3 scales), as ternary or binary. Absent: a codebook of
+   * `values` (any format of at most 8 bits).
+   */
+  readonly kernel?: "int" | "e2m1" | "ternary" | "binary";
 }
 
 /** The result of quantizing a tensor with a {@link BlockFormat}: codes and per-block scales. */

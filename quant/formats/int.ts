@@ -69,6 +69,7 @@ export function intFormat(bits: number, options: IntOptions = {}): IntFormat {
   const toCode = (q: number): number => (q < 0 ? q + size : q);
   return {
     name,
+    kernel: "int",
     bits,
     values,
     maxValue: Math.max(qmax, -qmin),

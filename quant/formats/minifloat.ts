@@ -160,7 +160,10 @@ export function minifloat(spec: MinifloatSpec): MinifloatFormat {
 }
 
 /** FP4 E2M1 (OCP MX): bias 1, no specials, max 6, values ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}. */
-export const e2m1: MinifloatFormat = minifloat({ name: "e2m1", ebits: 2, mbits: 1 });
+export const e2m1: MinifloatFormat = {
+  ...minifloat({ name: "e2m1", ebits: 2, mbits: 1 }),
+  kernel: "e2m1",
+};
 /** FP6 E3M2 (OCP MX): bias 3, no specials, max 28, min subnormal 0.0625. */
 export const e3m2: MinifloatFormat = minifloat({ name: "e3m2", ebits: 3, mbits: 2 });
 /** FP6 E2M3 (OCP MX): bias 1, no specials, max 7.5, min subnormal 0.125. */

@@ -15,7 +15,6 @@
  * @module
  */
 
-import { NF4_LEVELS } from "../../kernels/lowbit/nf4.ts";
 import {
   type BlockFormat,
   blockLayout,
@@ -28,10 +27,28 @@ import {
 } from "./format.ts";
 
 /**
- * The 16 NF4 levels of QLoRA Appendix E, indexed by code (sorted ascending; code 7 is 0). One
- * table serves the formats and the low-bit kernels (`kernels/lowbit/nf4.ts`).
+ * The 16 NF4 levels of QLoRA Appendix E, indexed by code (sorted ascending; code 7 is 0). The
+ * packed kernels get this table from the weight (`QuantizedWeight` runs NF4 as a 4-bit
+ * codebook), so the reference imports nothing from `kernels/`.
  */
-export const NF4_VALUES: Float32Array = NF4_LEVELS;
+export const NF4_VALUES: Float32Array = Float32Array.from([
+  -1.0,
+  -0.6961928009986877,
+  -0.5250730514526367,
+  -0.39491748809814453,
+  -0.28444138169288635,
+  -0.18477343022823334,
+  -0.09105003625154495,
+  0.0,
+  0.07958029955625534,
+  0.16093020141124725,
+  0.24611230194568634,
+  0.33791524171829224,
+  0.44070982933044434,
+  0.5626170039176941,
+  0.7229568362236023,
+  1.0,
+]);
 
 /**
  * NF4 as an element format over [−1, 1]: nearest level, ties to the lower code.

@@ -32,6 +32,7 @@ import { intFormat } from "./int.ts";
 
 /** The ternary element: 2-bit restricted-range integer {−1, 0, 1}. */
 export const ternaryElement: ElementFormat = {
+  kernel: "ternary",
   ...intFormat(2, { range: "restricted" }),
   name: "ternary",
 };

@@ -23,13 +23,13 @@ import { mul, sub } from "../../kernels/ops/elementwise.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { sumAll } from "../../kernels/ops/reduce.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { captureLayerInputs } from "../../model/capture.ts";
-import { HessianObserver } from "../calib/hessian.ts";
-import { quantError } from "../metrics.ts";
+import { type LayerResult, type LayerTask, quantizeModel } from "../model.ts";
 import { describe, elementFormat, isInt, type Quantizer } from "../quantizer.ts";
-import { quantize } from "../quantize.ts";
-import { fromDequantized, type WeightedLinear } from "../linear.ts";
-import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { quantizePass } from "../quantize.ts";
+import { withParts } from "../linear.ts";
+import { QuantizedWeight, streamFormat } from "../weight.ts";
+import { packWeights } from "../../kernels/lowbit/layout.ts";
+import type { QuantReport } from "../report.ts";
 
 /** The integer grid of a quantizer: codes c ∈ [qmin, qmax], ŵ = (c − z)·s per group. */
 export interface IntGrid {
@@ -84,7 +84,7 @@ export interface RtnStart extends Disposable {
 /** Quantizes `w` `[rows, cols]` with `q` (its range setting) and expands scales to one per row and group. */
 export async function rtnStart(q: Quantizer, w: Tensor, name: string): Promise<RtnStart> {
   const [rows, cols] = w.shape;
-  const qt = await quantize(q, w, { name });
+  const qt = await quantizePass(q, w, { name });
   const groupSize = q.granularity.kind === "group" ? q.granularity.size : cols;
   const groups = cols / groupSize;
   const scales = new Float32Array(rows * groups);
@@ -148,6 +148,31 @@ export interface LayerSolution {
   error: number;
   /** The same for round-to-nearest with the quantizer. */
   rtnError: number;
+  /** The integer codes c `[out · in]` (as f32) and the scales and zeros behind ŵ = (c − z)·s. */
+  grid?: { codes: Float32Array; scales: Float32Array; zeros: Float32Array; groupSize: number };
+}
+
+/**
+ * The {@link QuantizedWeight} of a solution on an integer grid: codes stored
+ * as `quantize` stores them (two's complement for symmetric, unsigned with
+ * zero points for asymmetric), so it dequantizes to the solution's ŵ.
+ */
+export function gridWeight(
+  q: Quantizer,
+  shape: readonly number[],
+  grid: NonNullable<LayerSolution["grid"]>,
+): QuantizedWeight {
+  const fmt = elementFormat(q.format);
+  const mask = (1 << fmt.bits) - 1;
+  const codes = Uint32Array.from(grid.codes, (c) => (q.symmetric ? c & mask : c));
+  return new QuantizedWeight({
+    quantizer: q,
+    shape,
+    groupSize: grid.groupSize,
+    codes: packWeights(codes, shape, streamFormat(fmt.bits)),
+    scales: grid.scales,
+    zeros: q.symmetric ? undefined : grid.zeros,
+  });
 }
 
 /** Per-layer errors of a Hessian-driven method, relative to ‖WXᵀ‖². */
@@ -181,76 +206,48 @@ export interface SequentialOptions {
 }
 
 /**
- * Quantizes every decoder linear of `model` in place, layer by layer: H of
- * each distinct input (q/k/v share one, gate/up another) is accumulated from
- * the calibration windows, `solve` returns the new weight, and the layer's
- * outputs are recomputed before the next layer is calibrated.
+ * One layer of a Hessian method on the integer grid, for the driver: the
+ * solver's ŵ (and its codes), with the errors relative to ‖WXᵀ‖² as report fields.
+ */
+export async function solveOnGrid(
+  t: LayerTask,
+  solve: (w: Tensor, h: Tensor, q: Quantizer, name: string) => Promise<LayerSolution>,
+): Promise<LayerResult> {
+  const w = t.layer.weight, h = t.hessian!;
+  const sol = await solve(w, h, t.quantizer, t.name);
+  const base = await energy(w, h);
+  const codes = sol.grid ? gridWeight(sol.quantizer, sol.weight.shape, sol.grid) : undefined;
+  const linear = withParts(t.layer, { codes, values: sol.weight, quantizer: sol.quantizer }, {
+    act: t.act,
+  });
+  return { linear, row: { relError: sol.error / base, rtnRelError: sol.rtnError / base } };
+}
+
+/**
+ * Quantizes every decoder linear of `model` in place with the registered
+ * method `method` ("comq", "gpfq") through `quantizeModel`: H of each
+ * distinct input is accumulated from the calibration windows, layer by layer,
+ * each layer calibrated on the already-quantized layers' outputs.
  */
 export async function sequentialQuantize(
   model: LlamaModel,
   q: Quantizer | ((name: string) => Quantizer | null),
-  solve: (w: Tensor, h: Tensor, q: Quantizer, name: string) => Promise<LayerSolution>,
-  options: SequentialOptions,
+  method: string,
+  options: SequentialOptions & Record<string, unknown>,
 ): Promise<HessianQuantReport> {
-  const choose = typeof q === "function" ? q : () => q;
-  const layers: QuantReport["layers"] = [];
-  const errors: LayerErrorRow[] = [];
-  // one observer per distinct input tensor (per layer); aliases share it
-  const byTensor = new Map<Tensor, HessianObserver>();
-  const byName = new Map<string, HessianObserver>();
-  await captureLayerInputs(model, options.calibration, {
+  const r = await quantizeModel(model, {
+    method,
+    quantizer: q,
+    act: options.act,
+    skip: options.skip,
+    calibration: { sequences: options.calibration },
+    options,
     progress: options.progress ?? false,
-    layers: options.layers,
-    onLinearInput: (name, x) => {
-      if (options.skip?.includes(name) || !choose(name)) return;
-      let obs = byTensor.get(x);
-      if (!obs) {
-        obs = byName.get(name) ?? new HessianObserver(name);
-        obs.observe(x);
-        byTensor.set(x, obs);
-      }
-      byName.set(name, obs);
-    },
-    afterLayer: async (layer) => {
-      byTensor.clear();
-      const hessians = new Map<HessianObserver, Tensor>();
-      try {
-        for (const [name, lin] of model.linears({ layer })) {
-          const obs = byName.get(name);
-          const quantizer = choose(name);
-          if (!obs || !quantizer) continue;
-          let h = hessians.get(obs);
-          if (!h) {
-            h = await obs.finish();
-            hessians.set(obs, h);
-          }
-          const dense = lin as WeightedLinear;
-          if (!dense.weight) {
-            throw new TypeError(`layer ${name} has no float weight (already quantized?)`);
-          }
-          const sol = await solve(dense.weight, h, quantizer, name);
-          const base = await energy(dense.weight, h);
-          const ql = fromDequantized(dense, sol.weight, sol.quantizer, { act: options.act });
-          const err = await quantError(dense.weight, ql.weight);
-          layers.push({
-            name,
-            out: ql.outFeatures,
-            in: ql.inFeatures,
-            bitsPerWeight: ql.bitsPerWeight,
-            sqnrDb: err.sqnr,
-          });
-          errors.push({
-            name,
-            relError: sol.error / base,
-            rtnRelError: sol.rtnError / base,
-          });
-          model.setLinear(name, ql);
-        }
-      } finally {
-        for (const h of hessians.values()) h.dispose();
-        byName.clear();
-      }
-    },
   });
-  return { layers, errors, bitsPerWeight: meanBitsPerWeight(layers) };
+  const errors = r.layers.map((l) => ({
+    name: l.name,
+    relError: (l as unknown as LayerErrorRow).relError,
+    rtnRelError: (l as unknown as LayerErrorRow).rtnRelError,
+  }));
+  return { ...r, errors };
 }

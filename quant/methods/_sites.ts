@@ -20,7 +20,7 @@
 import { Tensor } from "../../kernels/tensor.ts";
 import { concat, contiguous, narrow } from "../../kernels/ops/layout.ts";
 import { DenseLinear } from "../../model/linear.ts";
-import type { LlamaModel } from "../../model/llama.ts";
+import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
 import { reciprocal, scaleColumns, scaleRows } from "../transforms/smoothing.ts";
 import type { WeightedLinear } from "../linear.ts";
 
@@ -32,15 +32,12 @@ export interface Site {
   readonly linears: readonly string[];
 }
 
-/** The three smoothing sites of a Llama decoder layer. */
-export const SITES = {
-  attn: {
-    from: { norm: "input" },
-    linears: ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj"],
-  },
-  mlp: { from: { norm: "post" }, linears: ["mlp.gate_proj", "mlp.up_proj"] },
-  down: { from: { linear: "mlp.up_proj" }, linears: ["mlp.down_proj"] },
-} as const satisfies Record<string, Site>;
+/** The three smoothing sites of a Llama decoder layer (from the model's `LAYER_TOPOLOGY`). */
+export const SITES: Readonly<Record<SiteName, Site>> = {
+  attn: { from: LAYER_TOPOLOGY.attn.foldInto, linears: LAYER_TOPOLOGY.attn.linears },
+  mlp: { from: LAYER_TOPOLOGY.mlp.foldInto, linears: LAYER_TOPOLOGY.mlp.linears },
+  down: { from: LAYER_TOPOLOGY.down.foldInto, linears: LAYER_TOPOLOGY.down.linears },
+};
 
 /** Name of a smoothing site. */
 export type SiteName = "attn" | "mlp" | "down";

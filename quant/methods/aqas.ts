@@ -41,9 +41,16 @@ import { binary, div } from "../../kernels/ops/elementwise.ts";
 import { absmax } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
+import {
+  type ModelMethod,
+  quantizeModel,
+  taskPerTokenAct,
+  taskQuantizer,
+  taskSequences,
+} from "../model.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS } from "../../model/llama.ts";
-import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
+import type { Quantizer } from "../quantizer.ts";
 import { fakeQuant } from "../quantize.ts";
 import { mse, quantError } from "../metrics.ts";
 import { quantizeLinear, QuantLinear } from "../linear.ts";
@@ -106,8 +113,9 @@ async function outputError(
   let err = 0;
   for (let l = 0; l < weights.length; l++) {
     using ws = s ? scaleColumns(weights[l], s) : weights[l].reshape(weights[l].shape);
-    using ql = new QuantLinear(await fakeQuant(o.weight, ws), {
-      bitsPerWeight: bitsPerWeight(o.weight, ws.shape),
+    using ql = new QuantLinear({
+      values: await fakeQuant(o.weight, ws),
+      quantizer: o.weight,
       act: o.act,
     });
     using y = ql.forward(xs);
@@ -213,6 +221,38 @@ export async function aqas(
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,
 ): Promise<AqasReport> {
+  const { weight, act, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "aqas",
+    quantizer: weight,
+    act,
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as AqasReport;
+}
+
+/** AQAS's record in the method registry (options: {@link AqasOptions} without weight/act). */
+export const AQAS: ModelMethod = {
+  name: "aqas",
+  needs: ["model"],
+  solve: (t) => {
+    const act = taskPerTokenAct(t, "aqas");
+    if (!act) throw new TypeError("quantizeModel aqas: needs an activation quantizer (act)");
+    return runAqas(t.model, taskSequences(t, "aqas"), {
+      ...t.options,
+      weight: taskQuantizer(t, "aqas"),
+      act,
+      progress: !!t.progress,
+    });
+  },
+};
+
+async function runAqas(
+  model: LlamaModel,
+  sequences: readonly ArrayLike<number>[],
+  options: AqasOptions,
+): Promise<AqasReport> {
   const sites = options.sites ?? (["attn", "mlp", "down"] as const);
   const firstOf = (site: SiteName) => SITES[site].linears[0];
   using rec = new InputRecorder(sites.map(firstOf), options.searchTokens ?? 256);
@@ -235,7 +275,7 @@ export async function aqas(
         const name = `layers.${i}.${l}`;
         const lin = denseWeight(model, name);
         const ql = await quantizeLinear(lin, options.weight, { name, act: options.act });
-        const err = await quantError(lin.weight, ql.weight);
+        const err = await quantError(lin.weight, ql.weight!);
         report.layers.push({
           name,
           out: ql.outFeatures,

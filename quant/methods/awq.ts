@@ -50,11 +50,18 @@ import { matmul } from "../../kernels/ops/matmul.ts";
 import { concat, split } from "../../kernels/ops/layout.ts";
 import { max as reduceMax, min as reduceMin, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { DenseLinear } from "../../model/linear.ts";
-import type { LlamaModel } from "../../model/llama.ts";
+import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
+import {
+  type ModelMethod,
+  quantizeModel,
+  taskPerTokenAct,
+  taskQuantizer,
+  taskSequences,
+} from "../model.ts";
 import { captureLayerInputs, type ObserverLike } from "../../model/capture.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { MomentsObserver } from "../calib/observers.ts";
-import { fromDequantized, type WeightedLinear } from "../linear.ts";
+import { quantizeParts, type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
 import { quantError } from "../metrics.ts";
 import { fakeQuant } from "../quantize.ts";
 import type { Quantizer } from "../quantizer.ts";
@@ -113,30 +120,16 @@ interface GroupSpec {
   prev: { norm: "input" | "post" } | { linear: string };
 }
 
+/** Layer i's input groups, from the model's topology (`LAYER_TOPOLOGY`). */
 function groupsOf(i: number): GroupSpec[] {
   const p = `layers.${i}`;
-  return [
-    {
-      members: ["q_proj", "k_proj", "v_proj"].map((n) => `${p}.self_attn.${n}`),
-      input: `${p}.self_attn.q_proj`,
-      prev: { norm: "input" },
-    },
-    {
-      members: [`${p}.self_attn.o_proj`],
-      input: `${p}.self_attn.o_proj`,
-      prev: { linear: `${p}.self_attn.v_proj` },
-    },
-    {
-      members: [`${p}.mlp.gate_proj`, `${p}.mlp.up_proj`],
-      input: `${p}.mlp.gate_proj`,
-      prev: { norm: "post" },
-    },
-    {
-      members: [`${p}.mlp.down_proj`],
-      input: `${p}.mlp.down_proj`,
-      prev: { linear: `${p}.mlp.up_proj` },
-    },
-  ];
+  return Object.values(LAYER_TOPOLOGY).map((g) => ({
+    members: g.linears.map((l) => `${p}.${l}`),
+    input: `${p}.${g.linears[0]}`,
+    prev: "norm" in g.foldInto
+      ? { norm: g.foldInto.norm }
+      : { linear: `${p}.${g.foldInto.linear}` },
+  }));
 }
 
 /** tr(D·H·Dᵀ) for D = Ŵ − W (the output error ‖D·Xᵀ‖² through H = XᵀX). */
@@ -235,12 +228,14 @@ export async function clipAndQuantize(
   h: Tensor,
   q: Quantizer,
   options: { grid?: number; minClip?: number } = {},
-): Promise<{ weight: Tensor; meanRatio: number }> {
+): Promise<{ weight: Tensor; meanRatio: number; clipped: Tensor }> {
   const grid = options.grid ?? 20, minClip = options.minClip ?? 0.5;
   const [out, inF] = w.shape;
   const g = q.granularity;
   const gs = g.kind === "group" ? g.size : g.kind === "channel" && g.axis === 0 ? inF : 0;
-  if (grid < 2 || !gs) return { weight: await fakeQuant(q, w), meanRatio: 1 };
+  if (grid < 2 || !gs) {
+    return { weight: await fakeQuant(q, w), meanRatio: 1, clipped: w.reshape(w.shape) };
+  }
   const ng = inF / gs;
   // block-diagonal H: only interactions inside a quantization group
   const hd = await h.data();
@@ -280,10 +275,11 @@ export async function clipAndQuantize(
     }
   }
   using rt = Tensor.fromArray(bestR, [out * ng, 1]);
-  using wc = clipped(rt);
+  const wc = clipped(rt);
   return {
     weight: await fakeQuant(q, wc),
     meanRatio: bestR.reduce((a, b) => a + b, 0) / bestR.length,
+    clipped: wc,
   };
 }
 
@@ -297,10 +293,40 @@ class Both implements ObserverLike {
 }
 
 /**
- * AWQ on every decoder linear of `model`, in place (see the module doc).
- * With `quantize: false` only the scales are searched and folded.
+ * AWQ on every decoder linear of `model`, in place (see the module doc):
+ * `quantizeModel` with method "awq". With `quantize: false` only the scales
+ * are searched and folded.
  */
 export async function awq(
+  model: LlamaModel,
+  q: Quantizer,
+  options: AwqOptions,
+): Promise<AwqReport> {
+  const { sequences, act, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "awq",
+    quantizer: q,
+    act,
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as AwqReport;
+}
+
+/** AWQ's record in the method registry (options: {@link AwqOptions}). */
+export const AWQ: ModelMethod = {
+  name: "awq",
+  needs: ["model"],
+  solve: (t) =>
+    runAwq(t.model, taskQuantizer(t, "awq"), {
+      ...t.options,
+      sequences: taskSequences(t, "awq"),
+      act: taskPerTokenAct(t, "awq"),
+      progress: !!t.progress,
+    }),
+};
+
+async function runAwq(
   model: LlamaModel,
   q: Quantizer,
   options: AwqOptions,
@@ -382,18 +408,31 @@ export async function awq(
         for (const spec of groupsOf(i)) {
           const members = spec.members.map(dense);
           using wcat = concat(members.map((l) => l.weight), 0);
-          const { weight, meanRatio } = await clipAndQuantize(
+          const { weight, meanRatio, clipped } = await clipAndQuantize(
             wcat,
             scaledH.get(spec.input)!,
             q,
             { grid: options.clipGrid ?? 20, minClip: options.minClip },
           );
           const parts = split(weight, members.map((l) => l.outFeatures), 0);
+          const clips = split(clipped, members.map((l) => l.outFeatures), 0);
           weight.dispose();
+          clipped.dispose();
+          // rows quantize independently (per channel or group): each member's codes from its
+          // clipped rows give the stacked result's values; per tensor keeps the stacked values
+          const perRow = q.granularity.kind !== "tensor";
           for (let k = 0; k < members.length; k++) {
             const l = members[k], n = spec.members[k];
-            const ql = fromDequantized(l, parts[k], q, { act: options.act });
-            const err = await quantError(l.weight, parts[k]);
+            let ql: QuantLinear;
+            if (perRow) {
+              parts[k].dispose();
+              const { codes, values } = await quantizeParts(clips[k], q, { name: n });
+              ql = withParts(l, { codes, values, quantizer: q }, { act: options.act });
+            } else {
+              ql = withParts(l, { values: parts[k], quantizer: q }, { act: options.act });
+            }
+            clips[k].dispose();
+            const err = await quantError(l.weight, ql.weight!);
             layers.push({
               name: n,
               out: ql.outFeatures,

@@ -52,7 +52,9 @@ import {
   rtnStart,
   type SequentialOptions,
   sequentialQuantize,
+  solveOnGrid,
 } from "./_coordinate.ts";
+import type { LayerMethod } from "../model.ts";
 
 export type {
   HessianQuantReport,
@@ -120,6 +122,7 @@ export async function comqLayer(
   // 2. K passes over bit-codes (GPU) and scales (CPU)
   let wq = start.weight.reshape(start.weight.shape); // a view: start keeps the buffer
   let g = residualGrad(w, wq, h);
+  let lastCodes: Float32Array | undefined;
   try {
     for (let k = 0; k < iterations; k++) {
       using s = Tensor.fromArray(delta, [rows, groups]);
@@ -139,8 +142,12 @@ export async function comqLayer(
       wq = swept.weight;
       g = swept.grad;
       using codes = swept.codes;
-      if (!updateScales) continue;
+      if (!updateScales) {
+        if (k === iterations - 1) lastCodes = await codes.data() as Float32Array;
+        continue;
+      }
       const Q = await codes.data() as Float32Array;
+      lastCodes = Q;
       const G = Float64Array.from(await g.data());
       const zeros = start.zeros;
       const wNew = updateScaleStep(Q, zeros, G, hv, delta, rows, n, groupSize, q.scale);
@@ -151,7 +158,10 @@ export async function comqLayer(
     }
     const error = await layerError(w, wq, h);
     g.dispose();
-    return { weight: wq, quantizer: q, error, rtnError };
+    // the codes with the final scales (after no sweep: none, the values are RTN's)
+    const codes = lastCodes &&
+      { codes: lastCodes, scales: delta, zeros: start.zeros, groupSize };
+    return { weight: wq, quantizer: q, error, rtnError, grid: codes };
   } catch (e) {
     wq.dispose();
     g.dispose();
@@ -261,10 +271,13 @@ export async function comq(
   /** The bit widths it can take. */
   options: ComqModelOptions,
 ): Promise<HessianQuantReport> {
-  return await sequentialQuantize(
-    model,
-    q,
-    (w, h, quantizer, name) => comqLayer(w, h, quantizer, { ...options, name }),
-    options,
-  );
+  return await sequentialQuantize(model, q, "comq", { ...options });
 }
+
+/** COMQ's record in the method registry (options: {@link ComqOptions}). */
+export const COMQ: LayerMethod = {
+  name: "comq",
+  needs: ["hessian"],
+  solve: (t) =>
+    solveOnGrid(t, (w, h, q, name) => comqLayer(w, h, q, { ...t.options as ComqOptions, name })),
+};

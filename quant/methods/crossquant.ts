@@ -46,175 +46,19 @@
  * @module
  */
 import { Tensor } from "../../kernels/tensor.ts";
-import { binary, cast, mul, unary, where } from "../../kernels/ops/elementwise.ts";
-import { absmax } from "../../kernels/ops/reduce.ts";
-import { linear } from "../../kernels/ops/matmul.ts";
-import { fakeQuantRows, tableQuantize } from "../../kernels/ops/quantize.ts";
-import type { Linear } from "../../model/linear.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { bitsPerWeight, describe, elementFormat, isInt, type Quantizer } from "../quantizer.ts";
-import { fakeQuant } from "../quantize.ts";
-import { decisionTable } from "../table.ts";
-import { quantError } from "../metrics.ts";
-import type { WeightedLinear } from "../linear.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
+import { type ModelMethod, quantizeModel, taskPerTokenAct, taskQuantizer } from "../model.ts";
+import type { Quantizer } from "../quantizer.ts";
+import { quantError } from "../metrics.ts";
+import { fakeQuant } from "../quantize.ts";
+import { quantizeLinear, QuantLinear, type WeightedLinear } from "../linear.ts";
+import type { CrossQuantOptions } from "../activation.ts";
 import { MinMaxObserver } from "../calib/observers.ts";
 import { scaleColumns } from "../transforms/smoothing.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
-/** Options of {@link crossQuantize}. */
-export interface CrossQuantOptions {
-  /** The activation format, as a per-token symmetric quantizer (e.g. `int(8, { per: "token" })`). */
-  act: Quantizer;
-  /** Exponent of the row maxima (1 − α goes to the columns). Default 0.15. */
-  alpha?: number;
-  /**
-   * Static column maxima c `[channels]` (calibrated); default: the input's
-   * own column maxima (dynamic, not foldable).
-   */
-  columns?: Tensor;
-}
-
-function formatOf(q: Quantizer) {
-  const fmt = elementFormat(q.format);
-  if (!q.symmetric) throw new RangeError(`CrossQuant: ${describe(q)} must be symmetric`);
-  if (q.rounding.kind !== "nearest") {
-    throw new RangeError(
-      `CrossQuant: activations are rounded to nearest on the fly; got ${describe(q)}. ` +
-        `Use rounding { kind: "nearest" } for the activation quantizer`,
-    );
-  }
-  return { table: decisionTable(fmt), maxValue: isInt(fmt) ? fmt.qmax : fmt.maxValue };
-}
-
-/**
- * Per-token dynamic fake quantization (one scale per row, the baseline
- * CrossQuant is compared with): what `QuantLinear` does to its inputs.
- *
- * @example
- * ```ts
- * import { initGPU, int, Tensor } from "../../mod.ts";
- * import { perTokenQuantize } from "./crossquant.ts";
- * await initGPU();
- * using y = perTokenQuantize(Tensor.fromArray([[7, 1]]), int(4, { per: "token" }));
- * console.log(await y.data()); // Float32Array [7, 1]
- * ```
- */
-export function perTokenQuantize(x: Tensor, act: Quantizer): Tensor {
-  return fakeQuantRows(x, formatOf(act));
-}
-
-/**
- * CrossQuant fake quantization of activations `x` `[tokens, channels]`
- * (f32 or f16; the result has x's dtype). All-zero rows and columns stay
- * zero; a NaN stays NaN in its own place and does not spoil the scales of
- * its row and column.
- *
- * @example
- * ```ts
- * import { initGPU, int, Tensor } from "../../mod.ts";
- * import { crossQuantize } from "./crossquant.ts";
- * await initGPU();
- * using x = Tensor.fromArray([[4, 0.1], [2, NaN]]);
- * using y = crossQuantize(x, { act: int(8, { per: "token" }), alpha: 0.5 });
- * console.log(await y.data()); // ≈ [4, 0.1, 2, NaN]
- * ```
- */
-export function crossQuantize(x: Tensor, options: CrossQuantOptions): Tensor {
-  const alpha = options.alpha ?? 0.15;
-  if (!(alpha >= 0 && alpha <= 1)) throw new RangeError(`crossQuantize: alpha ${alpha} ∉ [0, 1]`);
-  if (x.rank !== 2) throw new RangeError(`crossQuantize: ${x} must be 2-D [tokens, channels]`);
-  const { table, maxValue } = formatOf(options.act);
-  const [rows, cols] = x.shape;
-  if (x.size === 0) return Tensor.empty(x.shape, x.dtype);
-  using x32 = x.dtype === "f32" ? x.reshape(x.shape) : cast(x, "f32");
-  // NaN-free copy for the scales
-  using nan = unary("isnan", x32);
-  using zero = Tensor.zeros([1]);
-  using clean = where(nan, zero, x32);
-  // Δ_ij = t_i^α · c_j^(1−α) / q_max, floored so zero rows and columns give 0/Δ = 0
-  if (options.columns && (options.columns.rank !== 1 || options.columns.size !== cols)) {
-    throw new RangeError(
-      `crossQuantize: columns ${options.columns} must have shape [${cols}] for ${x}`,
-    );
-  }
-  using t = absmax(clean, 1);
-  using c = options.columns ? options.columns.reshape([cols]) : absmax(clean, 0);
-  using t1 = binary("max", t, 1e-30);
-  using c1 = binary("max", c, 1e-30);
-  using ta = binary("pow", t1, alpha);
-  using cb = binary("pow", c1, 1 - alpha);
-  using ta2 = mul(ta, 1 / maxValue);
-  using taCol = ta2.reshape([rows, 1]);
-  using cbRow = cb.reshape([1, cols]);
-  using delta = mul(taCol, cbRow);
-  using flat = delta.reshape([rows * cols]);
-  const q = tableQuantize(clean, { groupSize: 1, table, encode: flat, mode: "div", decode: flat });
-  q.codes.dispose();
-  using deq = q.dequantized;
-  using y = where(nan, x32, deq);
-  return x.dtype === "f32" ? y.reshape(y.shape) : cast(y, x.dtype);
-}
-
-/** A linear layer with a (fake-)quantized weight whose inputs are CrossQuant-quantized. */
-export class CrossQuantLinear implements Linear {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly bitsPerWeight: number;
-  /** The dequantized weight `[out, in]` (owned). */
-  readonly weight: Tensor;
-  /** Bias `[out]` (owned). */
-  readonly bias?: Tensor;
-  /** Activation quantizer settings. */
-  readonly options: CrossQuantOptions;
-
-  /**
-   * A CrossQuant layer from an already-quantized weight.
-   * @param weight dequantized weight `[out, in]` (owned from now on)
-   * @param options activation format and α, bits per weight, bias and static columns (owned)
-   */
-  constructor(
-    weight: Tensor,
-    options: CrossQuantOptions & { bitsPerWeight: number; bias?: Tensor },
-  ) {
-    this.weight = weight;
-    this.outFeatures = weight.shape[0];
-    this.inFeatures = weight.shape[1];
-    this.bitsPerWeight = options.bitsPerWeight;
-    this.bias = options.bias;
-    this.options = { act: options.act, alpha: options.alpha, columns: options.columns };
-    formatOf(options.act);
-  }
-
-  /** `[tokens, in]` → `[tokens, out]` with CrossQuant-quantized inputs. */
-  forward(x: Tensor): Tensor {
-    const x2 = x.rank === 2
-      ? x.reshape(x.shape)
-      : x.reshape([x.size / this.inFeatures, this.inFeatures]);
-    using _x2 = x2;
-    using xq = crossQuantize(x2, this.options);
-    using y = linear(xq, this.weight, this.bias);
-    return y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
-  }
-
-  /** Frees the weight, bias and static column maxima. */
-  dispose(): void {
-    this.weight.dispose();
-    this.bias?.dispose();
-    this.options.columns?.dispose();
-  }
-
-  /** Disposes at the end of a `using` scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  /** `CrossQuantLinear(out×in, act int8 · α 0.15)`. */
-  toString(): string {
-    return `CrossQuantLinear(${this.outFeatures}×${this.inFeatures}, act ${this.options.act.format}` +
-      ` · α ${this.options.alpha ?? 0.15}${this.options.columns ? " · static columns" : ""})`;
-  }
-}
+export { crossQuantize, type CrossQuantOptions, perTokenQuantize } from "../activation.ts";
 
 /** Options of {@link crossquant}. */
 export interface CrossQuantModelOptions extends Omit<CrossQuantOptions, "columns"> {
@@ -229,8 +73,7 @@ export interface CrossQuantModelOptions extends Omit<CrossQuantOptions, "columns
 
 /**
  * Quantizes every decoder linear of `model` in place: weights by
- * round-to-nearest with `weight`, inputs by CrossQuant (`options.act`, α),
- * with static calibrated column maxima when `options.sequences` is given.
+ * round-to-nearest with `weight`, inputs by CrossQuant (`options.act`, α).
  *
  * @example
  * ```ts
@@ -243,6 +86,38 @@ export interface CrossQuantModelOptions extends Omit<CrossQuantOptions, "columns
  * ```
  */
 export async function crossquant(
+  model: LlamaModel,
+  weight: Quantizer,
+  options: CrossQuantModelOptions,
+): Promise<QuantReport> {
+  return await quantizeModel(model, {
+    method: "crossquant",
+    quantizer: weight,
+    act: options.act,
+    calibration: options.sequences ? { sequences: options.sequences } : undefined,
+    options: { alpha: options.alpha },
+  });
+}
+
+/**
+ * CrossQuant's record in the method registry (options: `{ alpha }`; act: per
+ * token; with calibration: static column maxima).
+ */
+export const CROSSQUANT: ModelMethod = {
+  name: "crossquant",
+  needs: ["model"],
+  solve: (t) => {
+    const act = taskPerTokenAct(t, "crossquant");
+    if (!act) throw new TypeError("quantizeModel crossquant: needs an activation quantizer (act)");
+    return runCrossquant(t.model, taskQuantizer(t, "crossquant"), {
+      act,
+      alpha: t.options.alpha as number | undefined,
+      sequences: t.sequences,
+    });
+  },
+};
+
+async function runCrossquant(
   model: LlamaModel,
   weight: Quantizer,
   options: CrossQuantModelOptions,
@@ -266,36 +141,34 @@ export async function crossquant(
     if (options.sequences && !cols) {
       throw new Error(`crossquant: calibration saw no input of ${name}`);
     }
-    let w: Tensor;
+    const act = { kind: "crossquant" as const, quantizer: options.act, alpha, columns: cols };
+    let ql: QuantLinear;
     if (cols) {
-      // fold c^(1−α) into the weight's columns, quantize, unfold (fake quant of the deployed weight)
+      // fold c^(1−α) into the weight's columns, quantize, unfold (fake quant of the deployed
+      // weight); the layer keeps these values only (its codes live in the folded basis)
       const f = Float32Array.from(cols, (c) => Math.max(c, 1e-30) ** (1 - alpha));
       using s = Tensor.fromArray(f);
       using inv = Tensor.fromArray(f.map((v) => 1 / v));
       using folded = scaleColumns(layer.weight, s);
       using wq = await fakeQuant(weight, folded, { name: `${name}.weight` });
-      w = scaleColumns(wq, inv);
-    } else w = await fakeQuant(weight, layer.weight, { name: `${name}.weight` });
-    const err = await quantError(layer.weight, w);
-    const bits = bitsPerWeight(weight, layer.weight.shape);
-    const bias = layer.bias?.reshape(layer.bias.shape);
+      ql = new QuantLinear({
+        values: scaleColumns(wq, inv),
+        bias: layer.bias?.reshape(layer.bias.shape),
+        act,
+        quantizer: weight,
+      });
+    } else {
+      ql = await quantizeLinear(layer, weight, { name: `${name}.weight`, act });
+    }
+    const err = await quantError(layer.weight, ql.weight!);
     layers.push({
       name,
       out: lin.outFeatures,
       in: lin.inFeatures,
-      bitsPerWeight: bits,
+      bitsPerWeight: ql.bitsPerWeight,
       sqnrDb: err.sqnr,
     });
-    model.setLinear(
-      name,
-      new CrossQuantLinear(w, {
-        act: options.act,
-        alpha,
-        bitsPerWeight: bits,
-        bias,
-        columns: cols ? Tensor.fromArray(cols) : undefined,
-      }),
-    );
+    model.setLinear(name, ql);
   }
   return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
 }

@@ -44,10 +44,10 @@ import { absmax, sum } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, type LlamaModel } from "../../model/llama.ts";
-import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
-import { fakeQuant } from "../quantize.ts";
+import { type ModelMethod, quantizeModel, taskQuantizer } from "../model.ts";
+import type { Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
-import { QuantLinear } from "../linear.ts";
+import { quantizeParts, QuantLinear, withParts } from "../linear.ts";
 import { denseWeight, foldScales } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
@@ -146,17 +146,13 @@ export async function correctedLinear(
   mu: Tensor,
   q: Quantizer,
 ): Promise<QuantLinear> {
-  const wq = await fakeQuant(q, w);
+  const { codes, values: wq } = await quantizeParts(w, q);
   using d = sub(wq, w);
   using mu2 = mu.reshape([1, mu.size]);
   using eps2 = linear(mu2, d); // [1, out] = ((Ŵ − W)·μ)ᵀ
   using eps = eps2.reshape([w.shape[0]]);
   const b = bias ? sub(bias, eps) : binary("mul", eps, -1);
-  return new QuantLinear(wq, {
-    bias: b,
-    bitsPerWeight: bitsPerWeight(q, w.shape),
-    weightQuantizer: q,
-  });
+  return new QuantLinear({ codes, values: wq, bias: b, quantizer: q });
 }
 
 /** Options of {@link dfq}. */
@@ -194,10 +190,37 @@ export async function dfq(
   q: Quantizer,
   options: DfqOptions = {},
 ): Promise<DfqReport> {
+  const { sequences, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "dfq",
+    quantizer: q,
+    calibration: sequences ? { sequences } : undefined,
+    options: rest,
+    progress: progress ?? false,
+  }) as DfqReport;
+}
+
+/** DFQ's record in the method registry (options: {@link DfqOptions}; calibration optional). */
+export const DFQ: ModelMethod = {
+  name: "dfq",
+  needs: ["model"],
+  solve: (t) =>
+    runDfq(t.model, taskQuantizer(t, "dfq"), {
+      ...t.options,
+      sequences: t.sequences,
+      progress: !!t.progress,
+    }),
+};
+
+async function runDfq(
+  model: LlamaModel,
+  q: Quantizer,
+  options: DfqOptions = {},
+): Promise<DfqReport> {
   const equalization = options.equalize === false ? [] : await crossLayerEqualize(model);
   const layers: QuantReport["layers"] = [];
   const record = async (name: string, w: Tensor, ql: QuantLinear) => {
-    const err = await quantError(w, ql.weight);
+    const err = await quantError(w, ql.weight!);
     layers.push({
       name,
       out: ql.outFeatures,
@@ -210,17 +233,8 @@ export async function dfq(
   if (!options.sequences) {
     for (const [name] of model.linears()) {
       const lin = denseWeight(model, name);
-      const wq = await fakeQuant(q, lin.weight);
-      const bias = lin.bias?.reshape(lin.bias.shape);
-      await record(
-        name,
-        lin.weight,
-        new QuantLinear(wq, {
-          bias,
-          bitsPerWeight: bitsPerWeight(q, wq.shape),
-          weightQuantizer: q,
-        }),
-      );
+      const { codes, values } = await quantizeParts(lin.weight, q);
+      await record(name, lin.weight, withParts(lin, { codes, values, quantizer: q }));
     }
   } else {
     // Σx and token count of every linear's input, layer by layer

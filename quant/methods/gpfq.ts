@@ -48,7 +48,9 @@ import {
   rtnStart,
   type SequentialOptions,
   sequentialQuantize,
+  solveOnGrid,
 } from "./_coordinate.ts";
+import type { LayerMethod } from "../model.ts";
 
 /** Options of {@link gpfqLayer}. */
 export interface GpfqOptions {
@@ -109,12 +111,15 @@ export async function gpfqLayer(
     order: options.order,
   });
   r.grad.dispose();
-  r.codes.dispose();
   try {
+    const codes = await r.codes.data() as Float32Array;
+    r.codes.dispose();
     const error = await layerError(w, r.weight, h);
-    return { weight: r.weight, quantizer: q, error, rtnError };
+    const grid = { codes, scales: start.scales, zeros: start.zeros, groupSize: start.groupSize };
+    return { weight: r.weight, quantizer: q, error, rtnError, grid };
   } catch (e) {
     r.weight.dispose();
+    r.codes.dispose();
     throw e;
   }
 }
@@ -148,10 +153,12 @@ export async function gpfq(
   /** The bit widths it can take. */
   options: GpfqModelOptions,
 ): Promise<HessianQuantReport> {
-  return await sequentialQuantize(
-    model,
-    q,
-    (w, h, quantizer, name) => gpfqLayer(w, h, quantizer, { name }),
-    options,
-  );
+  return await sequentialQuantize(model, q, "gpfq", { ...options });
 }
+
+/** GPFQ's record in the method registry (natural order, as the model-level driver always ran it). */
+export const GPFQ: LayerMethod = {
+  name: "gpfq",
+  needs: ["hessian"],
+  solve: (t) => solveOnGrid(t, (w, h, q, name) => gpfqLayer(w, h, q, { name })),
+};

@@ -37,7 +37,7 @@
  * using x = Tensor.randn([64, 32], { seed: 1 });
  * using h = ops.matmul(x, x, { transA: true }); // XᵀX (GPTQ's H up to the factor 2/n)
  * using r = await gptq(w, h, int(3, { group: 16 }), { blockSize: 8 });
- * console.log(r.codes.shape, r.scales.length); // [8, 32] 16
+ * console.log(r.codes.shape, r.scales.length); // [8, 4] 16 (packed 3-bit codes)
  * ```
  * @module
  */
@@ -56,7 +56,9 @@ import {
 } from "../../kernels/ops/gptq.ts";
 import { copy, upload } from "../../kernels/runtime.ts";
 import { elementFormat, isInt, type Quantizer } from "../quantizer.ts";
-import { quantize, type QuantizedTensor } from "../quantize.ts";
+import { type QuantizePass, quantizePass } from "../quantize.ts";
+import { QuantizedWeight, type QuantizedWeightInit, streamFormat } from "../weight.ts";
+import { packWeights } from "../../kernels/lowbit/layout.ts";
 import { decisionTable } from "../table.ts";
 
 /** Options of {@link gptq}. */
@@ -85,34 +87,52 @@ export interface GptqStats {
   dispatches: number;
 }
 
-/** The result of {@link gptq}: codes, scales and dequantized weight in the original column order. */
-export interface GptqResult extends Disposable {
-  /** The quantizer used. */
-  readonly quantizer: Quantizer;
-  /** `[out, in]`. */
-  readonly shape: readonly number[];
-  /** Columns per scale group (`in` for per-channel / per-tensor). */
-  readonly groupSize: number;
-  /** `[out, in]` u32 codes. */
-  readonly codes: Tensor;
-  /** `[out, in]` f32 dequantized weight Ŵ. */
+/**
+ * The result of {@link gptq}: a {@link QuantizedWeight} (codes packed, scales
+ * row-major `[out, groups]`, in the original column order) plus the
+ * dequantized Ŵ the loop produced, the processing order and the run's numbers.
+ * With act-order and dynamic groups, `groupIndex` maps each column to its
+ * scale group (x̂ = value(code) · scales[r·G + groupIndex[c]] · tensorScale).
+ */
+export class GptqResult extends QuantizedWeight {
+  /** `[out, in]` f32 dequantized weight Ŵ (owned). */
   readonly dequantized: Tensor;
-  /** Decode scales, row-major `[out, groups]`: x̂ = value(code) · scales[r·G + groupIndex[c]] · tensorScale. */
-  readonly scales: Float32Array;
-  /** Zero points (asymmetric integers), laid out like `scales`. */
-  readonly zeros?: Float32Array;
-  /** Stored scale codes of MX (E8M0) and NVFP4 (E4M3) block formats, laid out like `scales`. */
-  readonly scaleCodes?: Uint8Array;
-  /** NVFP4's tensor scale (1 otherwise). */
-  readonly tensorScale: number;
   /** With act-order: the processing order (`permutation[j]` is an original column). */
   readonly permutation?: Int32Array;
-  /** The scale group of every original column (⌊c / g⌋ unless act-order with dynamic groups). */
-  readonly groupIndex: Int32Array;
   /** Loss, dead columns, damping. */
   readonly stats: GptqStats;
-  /** Frees the codes and the dequantized weight. */
-  dispose(): void;
+
+  /**
+   * Wraps GPTQ's outputs.
+   *
+   * @param init the quantized weight's parts (codes owned from now on; Ŵ is not freed on a throw)
+   * @param extra Ŵ (owned), the permutation and the run's numbers
+   */
+  constructor(
+    init: QuantizedWeightInit,
+    extra: { dequantized: Tensor; permutation?: Int32Array; stats: GptqStats },
+  ) {
+    super(init);
+    this.dequantized = extra.dequantized;
+    this.permutation = extra.permutation;
+    this.stats = extra.stats;
+  }
+
+  /**
+   * Hands the codes and Ŵ over as `QuantLinear` parts (owned by the caller);
+   * this result is disposed.
+   */
+  toParts(): { codes: QuantizedWeight; values: Tensor } {
+    const parts = { codes: this.view(), values: this.dequantized.reshape(this.dequantized.shape) };
+    this.dispose();
+    return parts;
+  }
+
+  /** Frees the codes and Ŵ. */
+  override dispose(): void {
+    super.dispose();
+    this.dequantized.dispose();
+  }
 }
 
 /**
@@ -123,7 +143,8 @@ export interface GptqResult extends Disposable {
  *
  * @example
  * ```ts
- * import { initGPU, int, quantize, Tensor } from "../../mod.ts";
+ * import { initGPU, int, Tensor } from "../../mod.ts";
+ * import { quantize } from "../weight.ts";
  * import { gptq } from "./gptq.ts";
  * await initGPU();
  * // with H = I GPTQ is round-to-nearest
@@ -174,7 +195,7 @@ export async function gptq(
   const fmt = elementFormat(q.format);
 
   // 0. round-to-nearest of the original W: finds NaN/Inf, and gives the static scales
-  using rtnQ = await quantize(q, w, { name });
+  using rtnQ = await quantizePass(q, w, { name });
   let tensorAmax: number | undefined;
   if (q.scale === "e4m3") {
     using amax = absmaxAll(w);
@@ -261,7 +282,7 @@ export async function gptq(
           if (dynamic) {
             if (a % g === 0) {
               using cur = narrow(wp, 1, a, g);
-              using qt = await quantize(q, cur, { name, tensorAmax });
+              using qt = await quantizePass(q, cur, { name, tensorAmax });
               tables.setGroup(a / g, qt);
             }
             b = Math.min(e, (Math.floor(a / g) + 1) * g);
@@ -310,26 +331,27 @@ export async function gptq(
       perm.forEach((c, j) => (groupIndex[c] = groupOfCol[j]));
       const tablesOut = tables.rowMajor();
       tables.dispose();
-      const result: GptqResult = {
+      const words = packWeights(
+        await codes.data() as Uint32Array,
+        [rows, n],
+        streamFormat(fmt.bits),
+      );
+      codes.dispose();
+      if (actOrder) out.dequantized = dequantized; // the catch below frees it on a throw
+      const result = new GptqResult({
         quantizer: q,
         shape: [rows, n],
         groupSize: g,
-        codes,
-        dequantized,
+        codes: words,
         ...tablesOut,
         tensorScale: rtnQ.tensorScale,
-        permutation: actOrder ? perm : undefined,
         groupIndex,
+        name,
+      }, {
+        dequantized,
+        permutation: actOrder ? perm : undefined,
         stats: { loss, deadColumns: dead.length, damping: lambda, dispatches },
-        dispose() {
-          codes.dispose();
-          dequantized.dispose();
-        },
-        [Symbol.dispose]() {
-          codes.dispose();
-          dequantized.dispose();
-        },
-      };
+      });
       return result;
     } catch (err) {
       out.codes.dispose();
@@ -385,17 +407,17 @@ class ScaleTables {
   }
 
   /** Static: every group from one quantize() of the whole W (row-major groups of `groupSize`). */
-  setAll(qt: QuantizedTensor): void {
+  setAll(qt: QuantizePass): void {
     const per = qt.scales.length / this.rows; // groups per row in qt (1 for per-tensor/channel)
     for (let k = 0; k < this.groups; k++) this.#fill(k, qt, (r) => r * per + k);
   }
 
   /** Dynamic: group k from a quantize() of the current columns (one group per row). */
-  setGroup(k: number, qt: QuantizedTensor): void {
+  setGroup(k: number, qt: QuantizePass): void {
     this.#fill(k, qt, (r) => r);
   }
 
-  #fill(k: number, qt: QuantizedTensor, at: (r: number) => number): void {
+  #fill(k: number, qt: QuantizePass, at: (r: number) => number): void {
     const { rows } = this;
     const enc = new Float32Array(rows), second = new Float32Array(rows);
     this.decode2 = qt.tensorScale;

@@ -22,15 +22,14 @@
  * ```
  * @module
  */
-import type { Tensor } from "../../kernels/tensor.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { captureLayerInputs, checkSequences } from "../../model/capture.ts";
-import { HessianObserver } from "../calib/hessian.ts";
-import { fromDequantized, type WeightedLinear } from "../linear.ts";
+import { checkSequences } from "../../model/capture.ts";
+import { withParts } from "../linear.ts";
+import { type LayerMethod, quantizeModel } from "../model.ts";
 import { quantError } from "../metrics.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { gptq, type GptqOptions } from "./gptq.ts";
-import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import type { QuantReport } from "../report.ts";
 
 /** Options of {@link gptqModel}. */
 export interface GptqModelOptions extends Omit<GptqOptions, "name"> {
@@ -47,19 +46,34 @@ export interface GptqReport extends QuantReport {
   /** One row per quantized layer, with GPTQ's proxy loss and its time. */
   layers: (QuantReport["layers"][number] & { loss: number; seconds: number })[];
   /** Wall time of the whole run, seconds. */
-  seconds: number;
+  seconds?: number;
 }
 
-/** The linear whose input a layer shares (q/k/v read one tensor, and so do gate/up). */
-function inputOf(name: string): string {
-  return name.replace(/(k_proj|v_proj)$/, "q_proj").replace(/up_proj$/, "gate_proj");
-}
+/** GPTQ's record in the method registry (options: `GptqOptions`). */
+export const GPTQ: LayerMethod = {
+  name: "gptq",
+  needs: ["hessian"],
+  solve: async (t) => {
+    const w = t.layer.weight;
+    const t0 = performance.now();
+    const r = await gptq(w, t.hessian!, t.quantizer, {
+      ...t.options as GptqOptions,
+      name: `${t.name}.weight`,
+    });
+    const seconds = (performance.now() - t0) / 1000;
+    const err = await quantError(w, r.dequantized);
+    const loss = r.stats.loss;
+    const linear = withParts(t.layer, { ...r.toParts(), quantizer: t.quantizer }, { act: t.act });
+    return { linear, row: { sqnrDb: err.sqnr, loss, seconds } };
+  },
+};
 
 /**
  * Quantizes every decoder linear of `model` in place with GPTQ, calibrating
  * on `sequences` (equal-length token windows of at least 2 tokens, e.g.
- * from `calibrationSequences`; checked before any work). `q` may be one quantizer or a function choosing
- * one per layer (null: leave it).
+ * from `calibrationSequences`; checked before any work): `quantizeModel`
+ * with method "gptq". `q` may be one quantizer or a function choosing one per
+ * layer (null: leave it).
  */
 export async function gptqModel(
   model: LlamaModel,
@@ -68,64 +82,14 @@ export async function gptqModel(
   options: GptqModelOptions = {},
 ): Promise<GptqReport> {
   checkSequences(sequences, model.config.vocabSize, { op: "gptqModel", minLength: 2 });
-  const choose = typeof q === "function" ? q : () => q;
-  const start = performance.now();
-  const layers: GptqReport["layers"] = [];
-  const observers = new Map<string, HessianObserver>();
-  const wanted = (name: string) => !options.skip?.includes(name) && choose(name) !== null;
-  const needed = new Set([...model.linears().keys()].filter(wanted).map(inputOf));
-  await captureLayerInputs(model, sequences, {
+  const r = await quantizeModel(model, {
+    method: "gptq",
+    quantizer: q,
+    act: options.act,
+    skip: options.skip,
+    calibration: { sequences },
+    options: { ...options },
     progress: options.progress ?? true ? "gptq" : false,
-    onLinearInput: (name, x) => {
-      if (inputOf(name) !== name || !needed.has(name)) return; // one H per shared input
-      let o = observers.get(name);
-      if (!o) observers.set(name, o = new HessianObserver(name));
-      o.observe(x);
-    },
-    afterLayer: async (i, m) => {
-      const hessians = new Map<string, Tensor>();
-      try {
-        for (const [name, lin] of m.linears({ layer: i })) {
-          const quantizer = choose(name);
-          if (!quantizer || !wanted(name)) continue;
-          const layer = lin as WeightedLinear;
-          if (!layer.weight) throw new TypeError(`gptqModel: ${name} has no float weight`);
-          const key = inputOf(name);
-          let h = hessians.get(key);
-          if (!h) {
-            const o = observers.get(key);
-            if (!o) throw new Error(`gptqModel: no inputs were captured for ${key}`);
-            h = await o.finish();
-            observers.delete(key);
-            hessians.set(key, h);
-          }
-          const t0 = performance.now();
-          const r = await gptq(layer.weight, h, quantizer, { ...options, name: `${name}.weight` });
-          const seconds = (performance.now() - t0) / 1000;
-          r.codes.dispose();
-          const err = await quantError(layer.weight, r.dequantized);
-          const ql = fromDequantized(layer, r.dequantized, quantizer, {
-            act: options.act,
-          });
-          m.setLinear(name, ql);
-          layers.push({
-            name,
-            out: ql.outFeatures,
-            in: ql.inFeatures,
-            bitsPerWeight: ql.bitsPerWeight,
-            sqnrDb: err.sqnr,
-            loss: r.stats.loss,
-            seconds,
-          });
-        }
-      } finally {
-        for (const h of hessians.values()) h.dispose();
-      }
-    },
   });
-  return {
-    layers,
-    bitsPerWeight: meanBitsPerWeight(layers),
-    seconds: (performance.now() - start) / 1000,
-  };
+  return r as GptqReport;
 }

@@ -26,7 +26,7 @@
  *
  * Formats: E2M1 is OCP's FP4; E1M2 (bias 0: a uniform grid of step 0.5 up
  * to 3.5) and E3M0 (powers of two, ±{0, ¼, …, 16}) are built here and
- * registered with `registerFormat`; {@link fpFormat} builds any ExMy.
+ * registered with `registerFormat`; `fpFormat` (`quant/fp_format.ts`) builds any ExMy.
  *
  * @example
  * ```ts
@@ -38,102 +38,24 @@
 import { Tensor } from "../../kernels/tensor.ts";
 import { add, mul, sub } from "../../kernels/ops/elementwise.ts";
 import { absmax, absmaxAll, sum, sumAll } from "../../kernels/ops/reduce.ts";
-import { linear, matmul } from "../../kernels/ops/matmul.ts";
-import { tableQuantize } from "../../kernels/ops/quantize.ts";
-import type { Linear } from "../../model/linear.ts";
+import { matmul } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
-import { LAYER_LINEARS, type LlamaModel } from "../../model/llama.ts";
-import type { ElementFormat } from "../formats/format.ts";
-import { minifloat } from "../formats/minifloat.ts";
-import { bitsPerWeight, elementFormat, fp, registerFormat } from "../quantizer.ts";
-import { decisionTable } from "../table.ts";
+import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
+import { type ModelMethod, quantizeModel, taskSequences } from "../model.ts";
+import { bitsPerWeight, fp } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
+import { type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
+import { QuantizedWeight } from "../weight.ts";
+import { fpFormat } from "../fp_format.ts";
+import { type ActQuant, quantizeRows, quantizeRowsPass, quantizeStatic } from "../activation.ts";
 import { denseWeight, InputRecorder } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
 
-/**
- * A sign + exponent-only format (no mantissa bits): ±{0} ∪ ±{2^(e−bias) : e = 1…2^E−1}.
- * Encoding rounds to the nearest value, ties to the even code.
- */
-function exponentOnly(name: string, ebits: number): ElementFormat {
-  const bias = 2 ** (ebits - 1) - 1;
-  const n = 1 << ebits;
-  const bits = 1 + ebits;
-  const values = new Float32Array(1 << bits);
-  for (let c = 0; c < values.length; c++) {
-    const e = c & (n - 1);
-    const v = e === 0 ? 0 : 2 ** (e - bias);
-    values[c] = c & n ? -v : v;
-  }
-  const maxValue = 2 ** (n - 1 - bias);
-  const encode = (x: number): number => {
-    if (Number.isNaN(x)) throw new RangeError(`${name}: cannot encode NaN`);
-    const sign = x < 0 || Object.is(x, -0) ? n : 0;
-    const a = Math.abs(x);
-    let best = 0;
-    for (let e = 1; e < n; e++) {
-      const d = Math.abs(values[e] - a), db = Math.abs(values[best] - a);
-      if (d < db || (d === db && e % 2 === 0)) best = e;
-    }
-    return sign | best;
-  };
-  return {
-    name,
-    bits,
-    values,
-    maxValue,
-    reserved: [],
-    encode,
-    decode(code: number): number {
-      if (!Number.isInteger(code) || code < 0 || code >= values.length) {
-        throw new RangeError(`${name}: code ${code} outside [0, ${values.length})`);
-      }
-      return values[code];
-    },
-  };
-}
-
-/**
- * The FP element format `e<E>m<M>` (known formats as registered; others
- * built as an OCP-style finite minifloat, or exponent-only for M = 0, and
- * registered so quantizers can name them).
- *
- * @example
- * ```ts
- * import { fpFormat } from "./llm_fp4.ts";
- * console.log(Array.from(fpFormat("e3m0").values.slice(0, 8))); // [0, 0.25, 0.5, 1, 2, 4, 8, 16]
- * ```
- */
-export function fpFormat(name: string): ElementFormat {
-  try {
-    return elementFormat(name);
-  } catch {
-    const m = /^e(\d)m(\d)$/.exec(name);
-    if (!m) throw new RangeError(`fpFormat: "${name}" is not of the form e<E>m<M>`);
-    const [ebits, mbits] = [Number(m[1]), Number(m[2])];
-    return registerFormat(
-      mbits === 0 ? exponentOnly(name, ebits) : minifloat({ name, ebits, mbits }),
-    );
-  }
-}
+export { type ActQuant, quantizeStatic } from "../activation.ts";
+export { fpFormat } from "../fp_format.ts";
 
 /** The 4-bit FP formats LLM-FP4 searches. */
 export const FP4_FORMATS = ["e1m2", "e2m1", "e3m0"] as const;
-
-/** Quantizes each row of `x` `[rows, cols]` to `fmt` with the per-row maximum `m` (`[rows]`). */
-function quantizeRows(x: Tensor, fmt: ElementFormat, m: Float32Array): Tensor {
-  const s = Float32Array.from(m, (v) => (v > 0 ? v / fmt.maxValue : 1));
-  using scale = Tensor.fromArray(s);
-  const q = tableQuantize(x, {
-    groupSize: x.shape[1],
-    table: decisionTable(fmt),
-    encode: scale,
-    mode: "div",
-    decode: scale,
-  });
-  q.codes.dispose();
-  return q.dequantized;
-}
 
 /** Options of {@link searchWeight}. */
 export interface WeightSearchOptions {
@@ -211,34 +133,6 @@ export async function searchWeight(
   };
 }
 
-/** A static per-tensor FP activation quantizer: X̂ = Q_f(X; m). */
-export interface ActQuant {
-  /** Format name. */
-  format: string;
-  /** Maximum value m (the clip). */
-  maxValue: number;
-}
-
-/**
- * Fake-quantizes `x` with a static per-tensor FP quantizer.
- *
- * @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { quantizeStatic } from "./llm_fp4.ts";
- * await initGPU();
- * using y = quantizeStatic(Tensor.fromArray([[0.3, -5, 12]]), { format: "e2m1", maxValue: 6 });
- * console.log(await y.data()); // Float32Array [0.5, -4, 6]
- * ```
- */
-export function quantizeStatic(x: Tensor, a: ActQuant): Tensor {
-  const cols = x.shape.at(-1)!;
-  const rows = x.size / cols;
-  using x2 = x.reshape([rows, cols]);
-  using y = quantizeRows(x2, fpFormat(a.format), new Float32Array(rows).fill(a.maxValue));
-  return y.reshape(x.shape);
-}
-
 /**
  * LLM-FP4's activation search for one input shared by `weights`: the format
  * and static maximum value minimising Σ_t Σ_j (X̂_tj − X_tj)²·Σ_l ‖W_l[:, j]‖².
@@ -294,55 +188,49 @@ export async function searchActivation(
   return { format: best!.format, maxValue: best!.maxValue, errors };
 }
 
-/** A linear layer with FP-quantized weights and static FP-quantized inputs. */
-export class FPQuantLinear implements Linear {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  readonly bitsPerWeight: number;
-  /** The dequantized weight `[out, in]` (owned). */
-  readonly weight: Tensor;
-  /** The weight format. */
-  readonly weightFormat: string;
-  /** The input quantizer; none: float inputs. */
-  readonly act?: ActQuant;
-
-  /**
-   * An FP-quantized layer from an already-quantized weight.
-   * @param weight dequantized weight `[out, in]` (owned from now on)
-   * @param weightFormat its element format name
-   * @param act the static input quantizer, if any
-   */
-  constructor(weight: Tensor, weightFormat: string, act?: ActQuant) {
-    this.weight = weight;
-    this.outFeatures = weight.shape[0];
-    this.inFeatures = weight.shape[1];
-    this.weightFormat = weightFormat;
-    this.act = act;
-    this.bitsPerWeight = bitsPerWeight(fp(weightFormat, { per: "channel" }), weight.shape);
-  }
-
-  /** `[tokens, in]` → `[tokens, out]`. */
-  forward(x: Tensor): Tensor {
-    if (!this.act) return linear(x, this.weight);
-    using xq = quantizeStatic(x, this.act);
-    return linear(xq, this.weight);
-  }
-
-  /** Frees the weight. */
-  dispose(): void {
-    this.weight.dispose();
-  }
-
-  /** Disposes at the end of a `using` scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  /** `FPQuantLinear(out×in, W e2m1, A e3m0 ≤ 4.1)`. */
-  toString(): string {
-    return `FPQuantLinear(${this.outFeatures}×${this.inFeatures}, W ${this.weightFormat}${
-      this.act ? `, A ${this.act.format} ≤ ${this.act.maxValue.toPrecision(3)}` : ""
-    })`;
+/**
+ * A `QuantLinear` with the searched FP weight (per-row maximum values `m`,
+ * f32 scales m_r / max(format)) and an optional static FP input quantizer.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { DenseLinear } from "../../model/linear.ts";
+ * import { fpLinear } from "./llm_fp4.ts";
+ * await initGPU();
+ * using dense = new DenseLinear(Tensor.fromArray([[0.3, -5, 12, 1]]));
+ * using q = await fpLinear(dense, "e2m1", Float32Array.of(12), { format: "e2m1", maxValue: 6 });
+ * console.log(await q.weight!.data()); // Float32Array [0, -4, 12, 1]
+ * ```
+ */
+export async function fpLinear(
+  layer: WeightedLinear,
+  format: string,
+  maxValues: Float32Array,
+  act?: ActQuant,
+): Promise<QuantLinear> {
+  const pass = quantizeRowsPass(layer.weight, fpFormat(format), maxValues);
+  try {
+    const codes = await QuantizedWeight.fromPass({
+      quantizer: fp(format, { per: "channel", scale: "f32" }),
+      shape: layer.weight.shape,
+      groupSize: layer.inFeatures,
+      codes: pass.codes,
+      scales: pass.scales,
+      tensorScale: 1,
+    });
+    return withParts(layer, {
+      codes,
+      values: pass.dequantized,
+      act: act && { kind: "static", format: act.format, maxValue: act.maxValue },
+      quantizer: fp(format, { per: "channel" }),
+      bitsPerWeight: bitsPerWeight(fp(format, { per: "channel" }), layer.weight.shape),
+    });
+  } catch (e) {
+    pass.dequantized.dispose();
+    throw e;
+  } finally {
+    pass.codes.dispose();
   }
 }
 
@@ -368,16 +256,10 @@ export interface LlmFp4Report extends QuantReport {
   choices: { name: string; weight: string; act?: ActQuant }[];
 }
 
-const SHARED: Record<string, string> = {
-  "self_attn.k_proj": "self_attn.q_proj",
-  "self_attn.v_proj": "self_attn.q_proj",
-  "mlp.up_proj": "mlp.gate_proj",
-};
-
 /**
  * LLM-FP4's search over the whole model, in place, layer by layer on the
  * quantized model's own activations: every decoder linear becomes an
- * {@link FPQuantLinear}.
+ * `QuantLinear` (see {@link fpLinear}).
  *
  * @example
  * ```ts
@@ -395,7 +277,32 @@ export async function llmFp4(
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},
 ): Promise<LlmFp4Report> {
-  const inputs = ["self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"];
+  const { progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "llm_fp4",
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as LlmFp4Report;
+}
+
+/** LLM-FP4's record in the method registry (options: {@link LlmFp4Options}; no quantizer). */
+export const LLM_FP4: ModelMethod = {
+  name: "llm_fp4",
+  needs: ["model"],
+  solve: (t) =>
+    runLlmFp4(t.model, taskSequences(t, "llm_fp4"), {
+      ...t.options,
+      progress: !!t.progress,
+    }),
+};
+
+async function runLlmFp4(
+  model: LlamaModel,
+  sequences: readonly ArrayLike<number>[],
+  options: LlmFp4Options = {},
+): Promise<LlmFp4Report> {
+  const inputs: string[] = Object.values(LAYER_TOPOLOGY).map((g) => g.linears[0]);
   using rec = new InputRecorder(inputs, options.searchTokens ?? 512);
   const report: LlmFp4Report = { layers: [], bitsPerWeight: 0, choices: [] };
   const actFormats = options.actFormats === undefined ? FP4_FORMATS : options.actFormats;
@@ -410,7 +317,7 @@ export async function llmFp4(
         const acts = new Map<string, ActQuant>();
         if (actFormats) {
           for (const n of inputs) {
-            const ws = LAYER_LINEARS.filter((l) => (SHARED[l] ?? l) === n)
+            const ws = LAYER_LINEARS.filter((l) => sharedInput(l) === n)
               .map((l) => denseWeight(model, `layers.${i}.${l}`).weight);
             const a = await searchActivation(xs.get(n)!, ws, {
               formats: actFormats,
@@ -421,7 +328,7 @@ export async function llmFp4(
         }
         for (const l of LAYER_LINEARS) {
           const name = `layers.${i}.${l}`;
-          const input = SHARED[l] ?? l;
+          const input = sharedInput(l);
           const x = xs.get(input)!;
           using x2 = mul(x, x);
           using h = sum(x2, 0);
@@ -430,8 +337,9 @@ export async function llmFp4(
             formats: options.weightFormats,
             ratios: options.weightRatios,
           });
-          const ql = new FPQuantLinear(r.weight, r.format, acts.get(input));
-          const err = await quantError(lin.weight, ql.weight);
+          r.weight.dispose();
+          const ql = await fpLinear(lin, r.format, r.maxValues, acts.get(input));
+          const err = await quantError(lin.weight, ql.weight!);
           report.layers.push({
             name,
             out: ql.outFeatures,

@@ -36,11 +36,12 @@ import { add, sub } from "../../kernels/ops/elementwise.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { reduceAll } from "../../kernels/ops/reduce.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { fromDequantized, type WeightedLinear } from "../linear.ts";
-import { fakeQuant } from "../quantize.ts";
+import { quantizeParts, withParts } from "../linear.ts";
+import { type LayerMethod, quantizeModel } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
-import { lowRankError, LowRankQuantLinear } from "./lqer.ts";
-import type { QuantReport } from "./rtn.ts";
+import type { QuantizedWeight } from "../weight.ts";
+import { lowRankError } from "./lqer.ts";
+import type { QuantReport } from "../report.ts";
 
 /** Options of {@link lqLoraDecompose}. */
 export interface LqLoraOptions {
@@ -56,6 +57,8 @@ export interface LqLoraOptions {
 export interface LqLoraDecomposition extends Disposable {
   /** The quantized part Q (dequantized values) `[out, in]`. */
   quantized: Tensor;
+  /** Q's codes. */
+  codes: QuantizedWeight;
   /** L₁ `[out, k]`. */
   a: Tensor;
   /** L₂ `[k, in]`. */
@@ -96,18 +99,19 @@ export async function lqLoraDecompose(
   if (!Number.isInteger(T) || T < 1) throw new RangeError(`lqLoraDecompose: iterations ${T} < 1`);
   const norm = await frobenius(w);
   const errors: number[] = [];
-  let best: { quantized: Tensor; a: Tensor; b: Tensor } | undefined;
+  let best: { quantized: Tensor; codes: QuantizedWeight; a: Tensor; b: Tensor } | undefined;
   let bestIndex = 0;
   let lowRank: Tensor | undefined; // L₁L₂
   try {
     for (let t = 0; t < T; t++) {
-      let quantized: Tensor;
+      let parts: { codes: QuantizedWeight; values: Tensor };
       if (lowRank) {
         using target = sub(w, lowRank);
-        quantized = await fakeQuant(q, target, { name: w.name });
+        parts = await quantizeParts(target, q, { name: w.name });
       } else {
-        quantized = await fakeQuant(q, w, { name: w.name });
+        parts = await quantizeParts(w, q, { name: w.name });
       }
+      const { codes, values: quantized } = parts;
       using residual = sub(w, quantized);
       const { a, b } = await lowRankError(residual, options.rank, undefined, {
         seed: options.seed,
@@ -121,13 +125,15 @@ export async function lqLoraDecompose(
       if (!best || err < errors[bestIndex]) {
         if (best) {
           best.quantized.dispose();
+          best.codes.dispose();
           best.a.dispose();
           best.b.dispose();
         }
-        best = { quantized, a, b };
+        best = { quantized, codes, a, b };
         bestIndex = t;
       } else {
         quantized.dispose();
+        codes.dispose();
         a.dispose();
         b.dispose();
       }
@@ -138,6 +144,7 @@ export async function lqLoraDecompose(
   const kept = best!;
   const dispose = () => {
     kept.quantized.dispose();
+    kept.codes.dispose();
     kept.a.dispose();
     kept.b.dispose();
   };
@@ -152,7 +159,7 @@ export interface LqLoraReport extends QuantReport {
 
 /**
  * LQ-LoRA initialisation of every decoder linear of `model`, in place: each
- * becomes a {@link LowRankQuantLinear} (Q frozen, L₁/L₂ the adapters).
+ * becomes a `QuantLinear` with a low-rank part (Q frozen, L₁/L₂ the adapters).
  *
  * @example
  * ```ts
@@ -179,27 +186,39 @@ export async function lqLora(
   q: Quantizer,
   options: LqLoraOptions & { skip?: string[] },
 ): Promise<LqLoraReport> {
-  const layers: QuantReport["layers"] = [];
-  const errors: LqLoraReport["errors"] = [];
-  let bits = 0, params = 0;
-  for (const [name, lin] of model.linears()) {
-    if (options.skip?.includes(name)) continue;
-    const layer = lin as WeightedLinear;
-    if (!layer.weight) throw new TypeError(`lqLora: layer ${name} has no float weight`);
-    const d = await lqLoraDecompose(layer.weight, q, options);
-    const ql = new LowRankQuantLinear(fromDequantized(layer, d.quantized, q), d.a, d.b);
-    const err = d.errors[d.best];
-    layers.push({
-      name,
-      out: ql.outFeatures,
-      in: ql.inFeatures,
-      bitsPerWeight: ql.bitsPerWeight,
-      sqnrDb: err > 0 ? -20 * Math.log10(err) : Infinity,
-    });
-    errors.push({ name, errors: d.errors, best: d.best });
-    bits += ql.bitsPerWeight * ql.outFeatures * ql.inFeatures;
-    params += ql.outFeatures * ql.inFeatures;
-    model.setLinear(name, ql);
-  }
-  return { layers, bitsPerWeight: params ? bits / params : 0, errors };
+  const r = await quantizeModel(model, {
+    method: "lq_lora",
+    quantizer: q,
+    skip: options.skip,
+    options: { rank: options.rank, iterations: options.iterations, seed: options.seed },
+  });
+  const errors = r.layers.map((l) => {
+    const x = l as unknown as { errors: number[]; best: number };
+    return { name: l.name, errors: x.errors, best: x.best };
+  });
+  return { ...r, errors };
 }
+
+/** LQ-LoRA's record in the method registry (options: {@link LqLoraOptions}). */
+export const LQ_LORA: LayerMethod = {
+  name: "lq_lora",
+  needs: [],
+  solve: async (t) => {
+    const d = await lqLoraDecompose(
+      t.layer.weight,
+      t.quantizer,
+      t.options as unknown as LqLoraOptions,
+    );
+    const linear = withParts(t.layer, {
+      codes: d.codes,
+      values: d.quantized,
+      quantizer: t.quantizer,
+      lowRank: { a: d.a, b: d.b },
+    }, { act: t.act });
+    const err = d.errors[d.best];
+    return {
+      linear,
+      row: { sqnrDb: err > 0 ? -20 * Math.log10(err) : Infinity, errors: d.errors, best: d.best },
+    };
+  },
+};

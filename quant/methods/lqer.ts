@@ -11,7 +11,7 @@
  *      (activation-induced scales; plain LQER uses S = I)
  *   3. S·E_qᵀ ≈ U_k Σ_k V_kᵀ  (truncated SVD, rank k)
  *   4. A_k = S⁻¹·U_k (in×k),  B_k = Σ_k·V_kᵀ (k×out);   W ≈ W_q + A_k·B_k
- *   5. y = x·W_qᵀ + (x·A_k)·B_k — a {@link LowRankQuantLinear}; the factors
+ *   5. y = x·W_qᵀ + (x·A_k)·B_k — a `QuantLinear` with a low-rank part; the factors
  *      are stored in f16 and counted in bits per weight.
  * In this library's [out, in] layout the correction is stored as
  * `a` = B_kᵀ [out, k] and `b` = A_kᵀ [k, in]: W ≈ W_q + a·b.
@@ -30,117 +30,15 @@
  * @module
  */
 import { Tensor } from "../../kernels/tensor.ts";
-import { add, mul, sub } from "../../kernels/ops/elementwise.ts";
-import { linear, matmul } from "../../kernels/ops/matmul.ts";
+import { mul, sub } from "../../kernels/ops/elementwise.ts";
 import { transpose } from "../../kernels/ops/layout.ts";
 import { truncatedSvd } from "../../kernels/ops/svd.ts";
-import type { Linear } from "../../model/linear.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { captureLayerInputs } from "../../model/capture.ts";
-import { MomentsObserver } from "../calib/observers.ts";
-import { fromDequantized, type QuantLinear, type WeightedLinear } from "../linear.ts";
+import { type LayerMethod, quantizeModel } from "../model.ts";
+import { quantizeParts, type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
 import { quantError } from "../metrics.ts";
-import { fakeQuant } from "../quantize.ts";
 import type { Quantizer } from "../quantizer.ts";
-import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
-
-/**
- * A quantized linear layer plus a low-rank correction:
- * y = base(x) + (x·bᵀ)·aᵀ with a `[out, k]`, b `[k, in]` (f32 on the GPU,
- * counted as f16 in {@link bitsPerWeight}).
- *
- * @example
- * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { DenseLinear } from "../../model/linear.ts";
- * import { fromDequantized } from "../linear.ts";
- * import { int } from "../quantizer.ts";
- * import { LowRankQuantLinear } from "./lqer.ts";
- * await initGPU();
- * using dense = new DenseLinear(Tensor.zeros([2, 2]));
- * using lin = new LowRankQuantLinear(
- *   fromDequantized(dense, Tensor.zeros([2, 2]), int(4)),
- *   Tensor.fromArray([[1], [2]]), Tensor.fromArray([[1, 1]]),
- * );
- * using y = lin.forward(Tensor.fromArray([[3, 4]]));
- * console.log(await y.data()); // Float32Array [7, 14]
- * ```
- */
-export class LowRankQuantLinear implements Linear {
-  readonly inFeatures: number;
-  readonly outFeatures: number;
-  /** The quantized part (owned). */
-  readonly base: QuantLinear;
-  /** `[out, k]` (owned). */
-  readonly a: Tensor;
-  /** `[k, in]` (owned). */
-  readonly b: Tensor;
-
-  /**
-   * Wraps a quantized layer and its correction factors.
-   *
-   * @param base the quantized weight's layer (owned from now on)
-   * @param a `[out, k]` (owned)
-   * @param b `[k, in]` (owned)
-   */
-  constructor(base: QuantLinear, a: Tensor, b: Tensor) {
-    if (
-      a.rank !== 2 || b.rank !== 2 || a.shape[0] !== base.outFeatures ||
-      b.shape[1] !== base.inFeatures || a.shape[1] !== b.shape[0]
-    ) {
-      throw new RangeError(
-        `LowRankQuantLinear: factors ${a} · ${b} do not make a ` +
-          `[${base.outFeatures}, ${base.inFeatures}] correction`,
-      );
-    }
-    this.base = base;
-    this.a = a;
-    this.b = b;
-    this.inFeatures = base.inFeatures;
-    this.outFeatures = base.outFeatures;
-  }
-
-  /** The rank k of the correction. */
-  get rank(): number {
-    return this.a.shape[1];
-  }
-
-  /** The quantized weight's bits plus 16·k·(in + out)/(in·out) for the f16 factors. */
-  get bitsPerWeight(): number {
-    return this.base.bitsPerWeight +
-      (16 * this.rank * (this.inFeatures + this.outFeatures)) /
-        (this.inFeatures * this.outFeatures);
-  }
-
-  /** The effective weight W_q + a·b `[out, in]` (a new tensor). */
-  effectiveWeight(): Tensor {
-    using ab = matmul(this.a, this.b);
-    return add(this.base.weight, ab);
-  }
-
-  forward(x: Tensor): Tensor {
-    using y = this.base.forward(x);
-    using xb = linear(x, this.b); // x·bᵀ  [tokens, k]
-    using c = linear(xb, this.a); // (x·bᵀ)·aᵀ
-    return add(y, c);
-  }
-
-  dispose(): void {
-    this.base.dispose();
-    this.a.dispose();
-    this.b.dispose();
-  }
-
-  /** Disposes at the end of a `using` scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
-  }
-
-  /** `LowRankQuantLinear(out×in, …, rank k)`. */
-  toString(): string {
-    return `LowRankQuantLinear(${this.base}, rank ${this.rank})`;
-  }
-}
+import type { QuantReport } from "../report.ts";
 
 /**
  * Rank-k factors of E·diag(s) mapped back: E ≈ a·b with a = U_k·Σ_k `[out, k]`,
@@ -228,11 +126,13 @@ export async function lqerLinear(
   layer: WeightedLinear,
   q: Quantizer,
   options: LqerLinearOptions,
-): Promise<LowRankQuantLinear> {
-  const wq = await fakeQuant(q, layer.weight);
-  using e = sub(layer.weight, wq);
+): Promise<QuantLinear> {
+  const { codes, values } = await quantizeParts(layer.weight, q);
+  using e = sub(layer.weight, values);
   const { a, b } = await lowRankError(e, options.rank, options.scales, { seed: options.seed });
-  return new LowRankQuantLinear(fromDequantized(layer, wq, q, { act: options.act }), a, b);
+  return withParts(layer, { codes, values, quantizer: q, lowRank: { a, b } }, {
+    act: options.act,
+  });
 }
 
 /** Options of {@link lqer}. */
@@ -262,7 +162,7 @@ export interface LqerReport extends QuantReport {
 
 /**
  * L²QER (or LQER without `sequences`) on every decoder linear of `model`,
- * in place: each becomes a {@link LowRankQuantLinear}.
+ * in place: each becomes a `QuantLinear` with a low-rank part.
  *
  * @example
  * ```ts
@@ -289,50 +189,47 @@ export async function lqer(
   q: Quantizer,
   options: LqerOptions,
 ): Promise<LqerReport> {
-  const scales = new Map<string, Tensor>();
-  if (options.sequences) {
-    // s_i = mean |x_i| per input channel of every linear (the float model's activations)
-    const res = await captureLayerInputs(model, options.sequences, {
-      observers: (name) => new MomentsObserver(name, { kurtosis: false }),
-      progress: options.progress ?? false,
-    });
-    for (const [name, obs] of res.observers) {
-      const m = await (obs as MomentsObserver).finish();
-      scales.set(name, Tensor.fromArray(Float32Array.from(m.absmean, (v) => Math.max(v, 1e-6))));
-    }
-  }
-  const layers: QuantReport["layers"] = [];
-  const correction: LqerReport["correction"] = [];
-  try {
-    for (const [name, lin] of model.linears()) {
-      if (options.skip?.includes(name)) continue;
-      const layer = lin as WeightedLinear;
-      if (!layer.weight) throw new TypeError(`lqer: layer ${name} has no float weight`);
-      const ql = await lqerLinear(layer, q, {
-        rank: options.rank,
-        scales: scales.get(name),
-        act: options.act,
-      });
-      using eff = ql.effectiveWeight();
-      const before = await quantError(layer.weight, ql.base.weight);
-      const after = await quantError(layer.weight, eff);
-      layers.push({
-        name,
-        out: ql.outFeatures,
-        in: ql.inFeatures,
-        bitsPerWeight: ql.bitsPerWeight,
-        sqnrDb: after.sqnr,
-      });
-      correction.push({ name, sqnrQuantDb: before.sqnr, sqnrCorrectedDb: after.sqnr });
-      model.setLinear(name, ql);
-    }
-  } finally {
-    for (const s of scales.values()) s.dispose();
-  }
-  return { layers, bitsPerWeight: weightedBits(layers), rank: options.rank, correction };
+  const r = await quantizeModel(model, {
+    method: "lqer",
+    quantizer: q,
+    act: options.act,
+    skip: options.skip,
+    calibration: options.sequences ? { sequences: options.sequences } : undefined,
+    options: { rank: options.rank },
+    progress: options.progress ?? false,
+  });
+  const correction = r.layers.map((l) => {
+    const x = l as unknown as { sqnrQuantDb: number };
+    return { name: l.name, sqnrQuantDb: x.sqnrQuantDb, sqnrCorrectedDb: l.sqnrDb };
+  });
+  return { ...r, rank: options.rank, correction };
 }
 
-/** Parameter-weighted mean bits per weight of report rows. */
-function weightedBits(layers: QuantReport["layers"]): number {
-  return meanBitsPerWeight(layers);
-}
+/**
+ * LQER's record in the method registry: options `{ rank, seed? }`; with
+ * calibration it is L²QER (s = mean |x| per input channel, floored at 1e-6).
+ */
+export const LQER: LayerMethod = {
+  name: "lqer",
+  needs: ["absmean?"],
+  solve: async (t) => {
+    const o = t.options as { rank: number; seed?: number };
+    if (!Number.isInteger(o.rank) || o.rank < 1) {
+      throw new RangeError(`lqer: options.rank must be a positive integer, got ${o.rank}`);
+    }
+    using scales = t.absmean
+      ? Tensor.fromArray(Float32Array.from(t.absmean, (v) => Math.max(v, 1e-6)))
+      : undefined;
+    const w = t.layer.weight;
+    const linear = await lqerLinear(t.layer, t.quantizer, {
+      rank: o.rank,
+      seed: o.seed,
+      scales,
+      act: t.act as Quantizer | undefined,
+    });
+    using eff = await linear.effectiveWeight();
+    const before = await quantError(w, linear.weight!);
+    const after = await quantError(w, eff);
+    return { linear, row: { sqnrDb: after.sqnr, sqnrQuantDb: before.sqnr } };
+  },
+};

@@ -8,18 +8,150 @@
  * ```
  * @module
  */
-export * from "./rtn.ts";
-export * from "./gptq.ts";
-export * from "./gptq_model.ts";
-export * from "./awq.ts";
-export * from "./quip.ts";
-export * from "./lqer.ts";
-export * from "./lq_lora.ts";
-export * from "./comq.ts";
-export * from "./gpfq.ts";
-export * from "./layerwise_ip.ts";
-export * from "./aqas.ts";
-export * from "./crossquant.ts";
-export * from "./llm_fp4.ts";
-export * from "./dfq.ts";
-export * from "./norm_tweaking.ts";
+export {
+  type LayerRow,
+  meanBitsPerWeight,
+  type QuantReport,
+  RTN,
+  rtn,
+  type RtnOptions,
+} from "./rtn.ts";
+export { gptq, type GptqOptions, GptqResult, type GptqStats } from "./gptq.ts";
+export { GPTQ, gptqModel, type GptqModelOptions, type GptqReport } from "./gptq_model.ts";
+export {
+  AWQ,
+  awq,
+  type AwqGroup,
+  type AwqOptions,
+  type AwqReport,
+  clipAndQuantize,
+  searchScales,
+} from "./awq.ts";
+export {
+  QUIP,
+  quip,
+  type QuipOptions,
+  quipParts,
+  type QuipReport,
+  quipWeight,
+  type QuipWeightOptions,
+} from "./quip.ts";
+export {
+  lowRankError,
+  LQER,
+  lqer,
+  lqerLinear,
+  type LqerLinearOptions,
+  type LqerOptions,
+  type LqerReport,
+} from "./lqer.ts";
+export {
+  LQ_LORA,
+  lqLora,
+  lqLoraDecompose,
+  type LqLoraDecomposition,
+  type LqLoraOptions,
+  type LqLoraReport,
+} from "./lq_lora.ts";
+export {
+  COMQ,
+  comq,
+  comqLayer,
+  type ComqModelOptions,
+  type ComqOptions,
+  type HessianQuantReport,
+  type LayerErrorRow,
+  type LayerSolution,
+  type SequentialOptions,
+} from "./comq.ts";
+export { GPFQ, gpfq, gpfqLayer, type GpfqModelOptions, type GpfqOptions } from "./gpfq.ts";
+export {
+  alloc,
+  type Allocation,
+  type AllocItem,
+  type AllocOption,
+  layerwiseIp,
+  type LayerwiseIpOptions,
+  type LayerwiseIpResult,
+  type SensitivityRow,
+} from "./layerwise_ip.ts";
+export {
+  AQAS,
+  aqas,
+  type AqasOptions,
+  type AqasReport,
+  aqasSearch,
+  type AqasSearchOptions,
+  type AqasSearchResult,
+  type SiteName,
+  smoothingScales,
+} from "./aqas.ts";
+export {
+  CROSSQUANT,
+  crossquant,
+  crossQuantize,
+  type CrossQuantModelOptions,
+  type CrossQuantOptions,
+  perTokenQuantize,
+} from "./crossquant.ts";
+export {
+  type ActQuant,
+  FP4_FORMATS,
+  fpFormat,
+  fpLinear,
+  LLM_FP4,
+  llmFp4,
+  type LlmFp4Options,
+  type LlmFp4Report,
+  quantizeStatic,
+  searchActivation,
+  searchWeight,
+  type WeightSearchOptions,
+  type WeightSearchResult,
+} from "./llm_fp4.ts";
+export {
+  correctedLinear,
+  crossLayerEqualize,
+  DFQ,
+  dfq,
+  type DfqOptions,
+  type DfqReport,
+  type EqualizationRecord,
+  equalizationScales,
+} from "./dfq.ts";
+export {
+  NORM_TWEAKING,
+  normTweaking,
+  type NormTweakingOptions,
+  type NormTweakingReport,
+  tweakScales,
+} from "./norm_tweaking.ts";
+
+// the driver's, layers' and checkpoints' types (the functions are in the root mod.ts)
+export { methodRegistry } from "./registry.ts";
+export {
+  methodNames,
+  registerMethod,
+  taskPerTokenAct,
+  taskQuantizer,
+  taskSequences,
+} from "../model.ts";
+export type {
+  CalibrationConfig,
+  LayerMethod,
+  LayerNeed,
+  LayerResult,
+  LayerRule,
+  LayerTask,
+  ModelMethod,
+  ModelTask,
+} from "../model.ts";
+export type {
+  InputTransform,
+  LowRank,
+  QuantizeLinearOptions,
+  QuantLinearParts,
+  WeightedLinear,
+} from "../linear.ts";
+export type { QuantizationConfig, QuantizedLayerEntry, SaveOptions } from "../checkpoint.ts";
+export type { InputQuantizer } from "../activation.ts";

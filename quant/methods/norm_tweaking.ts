@@ -46,12 +46,13 @@ import { sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { spdInverse } from "../../kernels/ops/linalg.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
-import { LAYER_LINEARS, type LlamaModel } from "../../model/llama.ts";
+import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
+import { type ModelMethod, quantizeModel, taskQuantizer, taskSequences } from "../model.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
-import { fakeQuant } from "../quantize.ts";
 import { quantError } from "../metrics.ts";
-import { QuantLinear } from "../linear.ts";
+import { quantizeParts, withParts } from "../linear.ts";
+import type { QuantizedWeight } from "../weight.ts";
 import { gptq } from "./gptq.ts";
 import { denseWeight, SITES } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
@@ -152,16 +153,38 @@ export async function normTweaking(
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,
 ): Promise<NormTweakingReport> {
+  const { weight, progress, ...rest } = options;
+  return await quantizeModel(model, {
+    method: "norm_tweaking",
+    quantizer: weight,
+    calibration: { sequences },
+    options: rest,
+    progress: progress ?? false,
+  }) as NormTweakingReport;
+}
+
+/** Norm Tweaking's record in the method registry (options: {@link NormTweakingOptions}). */
+export const NORM_TWEAKING: ModelMethod = {
+  name: "norm_tweaking",
+  needs: ["model"],
+  solve: (t) =>
+    runNormTweaking(t.model, taskSequences(t, "norm_tweaking"), {
+      ...t.options,
+      weight: taskQuantizer(t, "norm_tweaking"),
+      progress: !!t.progress,
+    }),
+};
+
+async function runNormTweaking(
+  model: LlamaModel,
+  sequences: readonly ArrayLike<number>[],
+  options: NormTweakingOptions,
+): Promise<NormTweakingReport> {
   const q = options.weight;
   const report: NormTweakingReport = { layers: [], bitsPerWeight: 0, tweaks: [] };
   const hessians = new Map<string, HessianObserver>();
-  const want = ["self_attn.q_proj", "self_attn.o_proj", "mlp.gate_proj", "mlp.down_proj"];
-  const inputOf = (l: string) =>
-    l.startsWith("self_attn.") && l !== "self_attn.o_proj"
-      ? "self_attn.q_proj"
-      : l === "mlp.up_proj"
-      ? "mlp.gate_proj"
-      : l;
+  const want: string[] = Object.values(LAYER_TOPOLOGY).map((g) => g.linears[0]);
+  const inputOf = sharedInput;
   await captureLayerInputs(model, sequences, {
     progress: options.progress ? "norm tweaking" : false,
     observers: (name) => {
@@ -175,13 +198,14 @@ export async function normTweaking(
       try {
         for (const w of want) hs.set(w, await hessians.get(`layers.${i}.${w}`)!.finish());
         const quantized = new Map<string, Tensor>();
+        const codes = new Map<string, QuantizedWeight>();
         for (const l of LAYER_LINEARS) {
           const w = denseWeight(model, `layers.${i}.${l}`).weight;
-          if (options.base === "gptq") {
-            const r = await gptq(w, hs.get(inputOf(l))!, q, { name: `layers.${i}.${l}` });
-            r.codes.dispose();
-            quantized.set(l, r.dequantized);
-          } else quantized.set(l, await fakeQuant(q, w));
+          const p = options.base === "gptq"
+            ? (await gptq(w, hs.get(inputOf(l))!, q, { name: `layers.${i}.${l}` })).toParts()
+            : await quantizeParts(w, q);
+          quantized.set(l, p.values);
+          codes.set(l, p.codes);
         }
         if (options.tweak !== false) {
           for (const site of ["attn", "mlp"] as const) {
@@ -190,14 +214,15 @@ export async function normTweaking(
             const wqs = spec.linears.map((l) => quantized.get(l)!);
             using rho = await tweakScales(ws, wqs, hs.get(spec.linears[0])!, options.damp);
             const r = await rho.data() as Float32Array;
+            const norm = (spec.from as { norm: "input" | "post" }).norm; // attn and mlp fold into norms
             report.tweaks.push({
               layer: i,
-              norm: spec.from.norm,
+              norm,
               min: Math.min(...r),
               max: Math.max(...r),
             });
-            const g = model.layerNorm(i, spec.from.norm);
-            model.setLayerNorm(i, spec.from.norm, mul(g, rho));
+            const g = model.layerNorm(i, norm);
+            model.setLayerNorm(i, norm, mul(g, rho));
           }
         }
         for (const l of LAYER_LINEARS) {
@@ -212,15 +237,7 @@ export async function normTweaking(
             bitsPerWeight: bitsPerWeight(q, wq.shape),
             sqnrDb: err.sqnr,
           });
-          const bias = lin.bias?.reshape(lin.bias.shape);
-          model.setLinear(
-            name,
-            new QuantLinear(wq, {
-              bias,
-              bitsPerWeight: bitsPerWeight(q, wq.shape),
-              weightQuantizer: q,
-            }),
-          );
+          model.setLinear(name, withParts(lin, { codes: codes.get(l), values: wq, quantizer: q }));
         }
       } finally {
         for (const h of hs.values()) h.dispose();

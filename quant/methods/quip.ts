@@ -12,8 +12,8 @@
  *      LDL decomposition of H̃ (equivalently GPTQ's update with the upper
  *      Cholesky factor of H̃⁻¹):  for k = 1…n:
  *        Q̃_k = Q(W̃_k + (W̃_{<k} − Q̃_{<k})·a_k)
- *   3. post-processing at inference: Ŵ = Uᵀ·Q̃·V (here a fake-quantized dense
- *      weight; a packed kernel would instead rotate x and y on the fly).
+ *   3. post-processing at inference: Ŵ = Uᵀ·Q̃·V (fake quantization computes
+ *      with Ŵ; the packed layer keeps Q̃'s codes and rotates x and y on the fly).
  * Layers are processed in order, each calibrated on the outputs of the
  * already-quantized layers before it. With `incoherence: false` the same
  * code is LDLQ/GPTQ without incoherence processing.
@@ -38,9 +38,9 @@
  */
 import type { Tensor } from "../../kernels/tensor.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import { captureLayerInputs } from "../../model/capture.ts";
-import { HessianObserver } from "../calib/hessian.ts";
-import { fromDequantized, type WeightedLinear } from "../linear.ts";
+import { type LayerMethod, quantizeModel } from "../model.ts";
+import { type InputTransform, withParts } from "../linear.ts";
+import type { QuantizedWeight } from "../weight.ts";
 import { quantError } from "../metrics.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { gptq } from "./gptq.ts";
@@ -51,13 +51,17 @@ import {
   rotateWeight,
   unrotateWeight,
 } from "../transforms/rotation.ts";
-import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import type { QuantReport } from "../report.ts";
 
-/** LDLQ ≡ GPTQ's column update (QuIP §3, Theorem 6): the dequantized weight. */
-async function ldlq(w: Tensor, h: Tensor, q: Quantizer, damp?: number): Promise<Tensor> {
+/** LDLQ ≡ GPTQ's column update (QuIP §3, Theorem 6): codes and dequantized weight. */
+async function ldlq(
+  w: Tensor,
+  h: Tensor,
+  q: Quantizer,
+  damp?: number,
+): Promise<{ codes: QuantizedWeight; values: Tensor }> {
   const r = await gptq(w, h, q, { damp });
-  r.codes.dispose();
-  return r.dequantized;
+  return r.toParts();
 }
 
 /** Options of {@link quipWeight}. */
@@ -91,6 +95,36 @@ export async function quipWeight(
   q: Quantizer,
   options: QuipWeightOptions = {},
 ): Promise<Tensor> {
+  const p = await quipParts(w, h, q, options);
+  p.codes.dispose();
+  return p.values;
+}
+
+/**
+ * Steps 1–3 keeping the codes: Q̃'s {@link QuantizedWeight} (in the rotated
+ * basis), Ŵ = Uᵀ·Q̃·V, and the transform that maps one to the other (the
+ * seeds of U and V), all owned by the caller.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { int } from "../quantizer.ts";
+ * import { quipParts } from "./quip.ts";
+ * await initGPU();
+ * using w = Tensor.randn([4, 8], { seed: 0 });
+ * using h = Tensor.fromArray(Float32Array.from({ length: 64 }, (_, i) => (i % 9 === 0 ? 1 : 0)), [8, 8]);
+ * const p = await quipParts(w, h, int(2, { symmetric: false }), { seed: 3 });
+ * console.log(p.transform); // { kind: "rotation", inputSeed: 8, outputSeed: 7 }
+ * p.codes.dispose();
+ * p.values.dispose();
+ * ```
+ */
+export async function quipParts(
+  w: Tensor,
+  h: Tensor,
+  q: Quantizer,
+  options: QuipWeightOptions = {},
+): Promise<{ codes: QuantizedWeight; values: Tensor; transform?: InputTransform }> {
   if (options.incoherence === false) return await ldlq(w, h, q, options.damp);
   const [m, n] = w.shape;
   const seed = options.seed ?? 0;
@@ -98,8 +132,13 @@ export async function quipWeight(
   using v = randomRotation(n, 2 * seed + 2);
   using wt = rotateWeight(w, u, v); // W̃ = U·W·Vᵀ
   using ht = rotateHessian(h, v); // H̃ = V·H·Vᵀ
-  using qt = await ldlq(wt, ht, q, options.damp);
-  return unrotateWeight(qt, u, v); // Ŵ = Uᵀ·Q̃·V
+  const { codes, values } = await ldlq(wt, ht, q, options.damp);
+  using qt = values;
+  return {
+    codes,
+    values: unrotateWeight(qt, u, v), // Ŵ = Uᵀ·Q̃·V
+    transform: { kind: "rotation", inputSeed: 2 * seed + 2, outputSeed: 2 * seed + 1 },
+  };
 }
 
 /** Options of {@link quip}. */
@@ -116,14 +155,6 @@ export interface QuipOptions extends QuipWeightOptions {
 export interface QuipReport extends QuantReport {
   /** Per layer: μ(W) and μ(U·W·Vᵀ) (equal when incoherence is off). */
   incoherence: { name: string; before: number; after: number }[];
-}
-
-/** The input-sharing group of a projection: q/k/v share q's input, gate/up share gate's. */
-function inputOf(name: string): string {
-  return name.replace(/self_attn\.[kv]_proj$/, "self_attn.q_proj").replace(
-    /mlp\.up_proj$/,
-    "mlp.gate_proj",
-  );
 }
 
 /**
@@ -155,54 +186,41 @@ export async function quip(
   q: Quantizer,
   options: QuipOptions,
 ): Promise<QuipReport> {
-  const layers: QuantReport["layers"] = [];
-  const incoh: QuipReport["incoherence"] = [];
-  const observers = new Map<string, HessianObserver>();
-  let index = 0;
-  await captureLayerInputs(model, options.sequences, {
-    observers: (name) => {
-      if (inputOf(name) !== name) return undefined; // k/v and up reuse q's and gate's
-      const o = new HessianObserver(name);
-      observers.set(name, o);
-      return o;
-    },
+  const r = await quantizeModel(model, {
+    method: "quip",
+    quantizer: q,
+    skip: options.skip,
+    calibration: { sequences: options.sequences },
+    options: { damp: options.damp, seed: options.seed, incoherence: options.incoherence },
     progress: options.progress ?? false,
-    afterLayer: async (i) => {
-      const hs = new Map<string, Tensor>();
-      try {
-        for (const [name, lin] of model.linears({ layer: i })) {
-          if (options.skip?.includes(name)) continue;
-          const layer = lin as WeightedLinear;
-          if (!layer.weight) throw new TypeError(`quip: layer ${name} has no float weight`);
-          const key = inputOf(name);
-          if (!hs.has(key)) hs.set(key, await observers.get(key)!.finish());
-          const seed = (options.seed ?? 0) * 1000 + index++;
-          const wq = await quipWeight(layer.weight, hs.get(key)!, q, { ...options, seed });
-          const ql = fromDequantized(layer, wq, q);
-          let after = await incoherence(layer.weight);
-          const before = after;
-          if (options.incoherence !== false) {
-            const [m, n] = layer.weight.shape;
-            using u = randomRotation(m, 2 * seed + 1);
-            using v = randomRotation(n, 2 * seed + 2);
-            using wt = rotateWeight(layer.weight, u, v);
-            after = await incoherence(wt);
-          }
-          incoh.push({ name, before, after });
-          const err = await quantError(layer.weight, wq);
-          layers.push({
-            name,
-            out: ql.outFeatures,
-            in: ql.inFeatures,
-            bitsPerWeight: ql.bitsPerWeight,
-            sqnrDb: err.sqnr,
-          });
-          model.setLinear(name, ql);
-        }
-      } finally {
-        for (const t of hs.values()) t.dispose();
-      }
-    },
   });
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers), incoherence: incoh };
+  const incoherence = r.layers.map((l) => {
+    const x = l as unknown as { before: number; after: number };
+    return { name: l.name, before: x.before, after: x.after };
+  });
+  return { ...r, incoherence };
 }
+
+/** QuIP's record in the method registry (options: {@link QuipWeightOptions}). */
+export const QUIP: LayerMethod = {
+  name: "quip",
+  needs: ["hessian"],
+  solve: async (t) => {
+    const o = t.options as QuipWeightOptions;
+    const w = t.layer.weight;
+    const seed = (o.seed ?? 0) * 1000 + t.index;
+    const parts = await quipParts(w, t.hessian!, t.quantizer, { ...o, seed });
+    const linear = withParts(t.layer, { ...parts, quantizer: t.quantizer }, { act: t.act });
+    let after = await incoherence(w);
+    const before = after;
+    if (o.incoherence !== false) {
+      const [m, n] = w.shape;
+      using u = randomRotation(m, 2 * seed + 1);
+      using v = randomRotation(n, 2 * seed + 2);
+      using wt = rotateWeight(w, u, v);
+      after = await incoherence(wt);
+    }
+    const err = await quantError(w, linear.weight!);
+    return { linear, row: { sqnrDb: err.sqnr, before, after } };
+  },
+};

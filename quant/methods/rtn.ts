@@ -29,38 +29,11 @@
  */
 import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
-import { quantError } from "../metrics.ts";
-import { quantizeLinear, type WeightedLinear } from "../linear.ts";
+import { quantizeLinear } from "../linear.ts";
+import { type LayerMethod, quantizeModel } from "../model.ts";
+import type { QuantReport } from "../report.ts";
 
-/** What a model-level quantization did, layer by layer. */
-export interface QuantReport {
-  /** One row per quantized layer. */
-  layers: { name: string; out: number; in: number; bitsPerWeight: number; sqnrDb: number }[];
-  /** Parameter-weighted mean bits per weight over the quantized layers. */
-  bitsPerWeight: number;
-}
-
-/**
- * Parameter-weighted mean bits per weight of a report's layers (0 for none).
- *
- * @example
- * ```ts
- * import { meanBitsPerWeight } from "./rtn.ts";
- * const layers = [
- *   { name: "a", out: 4, in: 8, bitsPerWeight: 4, sqnrDb: 20 },
- *   { name: "b", out: 4, in: 24, bitsPerWeight: 8, sqnrDb: 40 },
- * ];
- * console.log(meanBitsPerWeight(layers)); // 7
- * ```
- */
-export function meanBitsPerWeight(layers: readonly QuantReport["layers"][number][]): number {
-  let bits = 0, params = 0;
-  for (const l of layers) {
-    bits += l.bitsPerWeight * l.out * l.in;
-    params += l.out * l.in;
-  }
-  return params ? bits / params : 0;
-}
+export { type LayerRow, meanBitsPerWeight, type QuantReport } from "../report.ts";
 
 /** Options of {@link rtn}. */
 export interface RtnOptions {
@@ -72,34 +45,30 @@ export interface RtnOptions {
   skip?: string[];
 }
 
+/** RTN's record in the method registry. */
+export const RTN: LayerMethod = {
+  name: "rtn",
+  needs: [],
+  solve: async (t) => ({
+    linear: await quantizeLinear(t.layer, t.quantizer, { name: `${t.name}.weight`, act: t.act }),
+  }),
+};
+
 /**
- * Quantizes every linear layer of `model` in place with round-to-nearest.
- * `q` may be one quantizer or a function choosing one per layer (null: skip).
+ * Quantizes every linear layer of `model` in place with round-to-nearest
+ * (`quantizeModel` with method "rtn"). `q` may be one quantizer or a
+ * function choosing one per layer (null: skip).
  */
 export async function rtn(
   model: LlamaModel,
   q: Quantizer | ((name: string) => Quantizer | null),
   options: RtnOptions = {},
 ): Promise<QuantReport> {
-  const choose = typeof q === "function" ? q : () => q;
-  const layers: QuantReport["layers"] = [];
-  for (const [name, lin] of model.linears({ includeHead: options.includeHead })) {
-    const quantizer = choose(name);
-    if (!quantizer || options.skip?.includes(name)) continue;
-    const layer = lin as WeightedLinear;
-    if (!layer.weight) {
-      throw new TypeError(`rtn: layer ${name} has no float weight (already quantized?)`);
-    }
-    const ql = await quantizeLinear(layer, quantizer, { name: `${name}.weight`, act: options.act });
-    const err = await quantError(layer.weight, ql.weight);
-    layers.push({
-      name,
-      out: ql.outFeatures,
-      in: ql.inFeatures,
-      bitsPerWeight: ql.bitsPerWeight,
-      sqnrDb: err.sqnr,
-    });
-    model.setLinear(name, ql);
-  }
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
+  return await quantizeModel(model, {
+    method: "rtn",
+    quantizer: q,
+    act: options.act,
+    includeHead: options.includeHead,
+    skip: options.skip,
+  });
 }

@@ -10,5 +10,15 @@
  * ```
  * @module
  */
-export * from "./rotation.ts";
-export * from "./smoothing.ts";
+export {
+  HadamardRotation,
+  incoherence,
+  MatrixRotation,
+  randomOrthogonal,
+  randomRotation,
+  rotateHessian,
+  rotateWeight,
+  type Rotation,
+  unrotateWeight,
+} from "./rotation.ts";
+export { reciprocal, scaleColumns, scaleRows } from "./smoothing.ts";

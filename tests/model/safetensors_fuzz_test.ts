@@ -6,7 +6,7 @@ import {
   SafetensorsError,
   writeShardedSafetensors,
 } from "../../model/safetensors.ts";
-import { isFloatDtype } from "../../model/dtype.ts";
+import { isFloatDtype } from "../../model/safetensors_dtype.ts";
 import { craft } from "./safetensors_helpers.ts";
 import { below, byteMutations, pick, rng as seeded } from "../_fuzz.ts";
 

@@ -6,14 +6,14 @@ import {
   assertThrows,
 } from "@std/assert";
 import {
-  type Dtype,
   openSafetensors,
   parseSafetensors,
+  type SafetensorsDType,
   SafetensorsError,
   type TensorInput,
   writeSafetensors,
 } from "../../model/safetensors.ts";
-import { bf16ToF32, f32ToBf16, f32ToF16 } from "../../model/dtype.ts";
+import { bf16ToF32, f32ToBf16, f32ToF16 } from "../../model/safetensors_dtype.ts";
 import { bytesOf, craft } from "./safetensors_helpers.ts";
 
 async function listDir(dir: string): Promise<string[]> {
@@ -225,7 +225,11 @@ Deno.test("a bad tensor throws before anything is written, naming tensor and fie
     [{ w: { dtype: "F32", shape: [2, 3], data: new Float32Array(5) } }, "data", "needs 6"],
     [{ w: { dtype: "F32", shape: [3], data: new Int32Array(3) } }, "data", "Float32Array"],
     [{ w: { dtype: "I32", shape: [2], data: new Uint8Array(7) } }, "data", "needs 8"],
-    [{ w: { dtype: "F17" as Dtype, shape: [1], data: new Float32Array(1) } }, "dtype", "F17"],
+    [
+      { w: { dtype: "F17" as SafetensorsDType, shape: [1], data: new Float32Array(1) } },
+      "dtype",
+      "F17",
+    ],
     [{ w: { dtype: "F32", shape: [-1], data: new Float32Array(1) } }, "shape", "non-negative"],
     [{ w: { dtype: "F32", shape: [1.5], data: new Float32Array(1) } }, "shape", "non-negative"],
     [{ __metadata__: { dtype: "F32", shape: [1], data: new Float32Array(1) } }, "name", "reserved"],

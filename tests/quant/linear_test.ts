@@ -11,7 +11,7 @@ gpuTest("activation quantizers: settings the on-the-fly path would drop are refu
   const percentile = int(8, { per: "token", range: { kind: "percentile", p: 99 } });
   for (const act of [stochastic, percentile]) {
     assertThrows(
-      () => new QuantLinear(w, { bitsPerWeight: 32, act }),
+      () => new QuantLinear({ values: w, bitsPerWeight: 32, act }),
       RangeError,
       'rounding { kind: "nearest" } and range { kind: "minmax" }',
     );
@@ -19,7 +19,8 @@ gpuTest("activation quantizers: settings the on-the-fly path would drop are refu
   using x = Tensor.randn([2, 8], { seed: 1 });
   assertThrows(() => perTokenQuantize(x, stochastic), RangeError, "rounded to nearest");
   // nearest min-max per token is what runs
-  using ok = new QuantLinear(w.reshape(w.shape), {
+  using ok = new QuantLinear({
+    values: w.reshape(w.shape),
     bitsPerWeight: 32,
     act: int(8, { per: "token" }),
   });

@@ -13,7 +13,7 @@ import {
   nvfp4Quantize,
   symmetricScale,
   uint4,
-} from "../../quant/formats/index.ts";
+} from "../../quant/formats/mod.ts";
 import {
   binary,
   fp,
@@ -25,7 +25,8 @@ import {
   ternary,
   withSettings,
 } from "../../quant/quantizer.ts";
-import { dequantize, fakeQuant, quantize } from "../../quant/quantize.ts";
+import { fakeQuant, quantizePass as quantize } from "../../quant/quantize.ts";
+import { dequantizeCodes } from "../../quant/weight.ts";
 import { gpuTest } from "../_helpers.ts";
 
 const f = Math.fround;
@@ -65,7 +66,7 @@ gpuTest("int4 group-32 symmetric: codes equal the reference bit for bit", async 
       assertEquals(deq[g * 32 + i], f(int4.decode(c) * s));
     }
   }
-  using again = dequantize(q);
+  using again = dequantizeCodes(q.codes, q);
   bytesEqual(await again.data(), deq, "dequantize");
 });
 
@@ -84,7 +85,7 @@ gpuTest("uint4 asymmetric per channel: codes and zero points equal the reference
       assertEquals(codes[r * cols + i], encodeAffine(seg[i], s, zero, uint4), `code [${r},${i}]`);
     }
   }
-  using again = dequantize(q);
+  using again = dequantizeCodes(q.codes, q);
   bytesEqual(await again.data(), await q.dequantized.data(), "dequantize");
 });
 
@@ -170,7 +171,7 @@ gpuTest("per input channel scales run along columns", async () => {
     for (let r = 0; r < 6; r++) amax = Math.max(amax, Math.abs(w[r * 10 + c]));
     for (let r = 0; r < 6; r++) assert(Math.abs(deq[r * 10 + c] - w[r * 10 + c]) <= amax / 127);
   }
-  using again = dequantize(q);
+  using again = dequantizeCodes(q.codes, q);
   bytesEqual(await again.data(), deq, "dequantize");
 });
 

@@ -6,7 +6,7 @@
  * storage); a value is rounded from its f32 image, as the GPU does.
  * @module
  */
-import { affineParams, symmetricScale } from "../../quant/formats/index.ts";
+import { affineParams, symmetricScale } from "../../quant/formats/mod.ts";
 import { elementFormat, isInt } from "../../quant/quantizer.ts";
 import type { DecisionTable } from "../../kernels/quantize/decision_table.ts";
 import { choleskyRef } from "./linalg.ts";

@@ -1,5 +1,5 @@
 import { assert, assertEquals } from "@std/assert";
-import { blockFormats, formats } from "../../../quant/formats/index.ts";
+import { blockFormats, formats } from "../../../quant/formats/mod.ts";
 import { gaussianArray, rng } from "./_rng.ts";
 
 Deno.test("registry: every element format is ≤ 8 bits, has a full table and round-trips", () => {

@@ -6,8 +6,8 @@
 import { Rng } from "../../../kernels/random.ts";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { elementFormat, type Quantizer } from "../../../quant/quantizer.ts";
-import { quantize } from "../../../quant/quantize.ts";
-import type { IntFormat } from "../../../quant/formats/index.ts";
+import { quantizePass as quantize } from "../../../quant/quantize.ts";
+import type { IntFormat } from "../../../quant/formats/mod.ts";
 import type { LayerRefProblem } from "../../reference/coordinate.ts";
 import { roundHalfEvenRef } from "../../reference/coordinate.ts";
 

@@ -68,6 +68,7 @@ gpuTest("awq: the α search beats RTN on a weight whose input has outlier channe
   using d1 = (await import("../../../kernels/ops/elementwise.ts")).sub(c.weight, w);
   using d0 = (await import("../../../kernels/ops/elementwise.ts")).sub(plain, w);
   c.weight.dispose();
+  c.clipped.dispose();
   assert(c.meanRatio <= 1);
   assert(await trace(d1, h) <= (await trace(d0, h)) * (1 + 1e-5));
 });

@@ -1,14 +1,11 @@
+import { QuantLinear } from "../../../quant/linear.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
 import { linear } from "../../../kernels/ops/matmul.ts";
 import { int } from "../../../quant/quantizer.ts";
 import { kernelFraction } from "../../../quant/metrics.ts";
-import {
-  crossQuantize,
-  CrossQuantLinear,
-  perTokenQuantize,
-} from "../../../quant/methods/crossquant.ts";
+import { crossQuantize, perTokenQuantize } from "../../../quant/methods/crossquant.ts";
 import { assertClose, gpuTest } from "../../_helpers.ts";
 
 const f = Math.fround;
@@ -105,17 +102,24 @@ gpuTest("with an outlier channel the quantization kernel shrinks", async () => {
   }
 });
 
-gpuTest("CrossQuantLinear = linear(crossQuantize(x), W)", async () => {
-  using w = Tensor.randn([5, 13], { seed: 3 });
-  using x = Tensor.fromArray(randomActs(6, 13, 12, 0));
-  const act = int(8, { per: "token" });
-  using layer = new CrossQuantLinear(w.reshape(w.shape), { act, alpha: 0.15, bitsPerWeight: 32 });
-  using y = layer.forward(x);
-  using xq = crossQuantize(x, { act, alpha: 0.15 });
-  using e = linear(xq, w);
-  assertEquals(y.shape, [6, 5]);
-  assertClose(await y.data(), await e.data(), { atol: 1e-5, rtol: 1e-5 });
-});
+gpuTest(
+  "a QuantLinear with a CrossQuant input quantizer = linear(crossQuantize(x), W)",
+  async () => {
+    using w = Tensor.randn([5, 13], { seed: 3 });
+    using x = Tensor.fromArray(randomActs(6, 13, 12, 0));
+    const act = int(8, { per: "token" });
+    using layer = new QuantLinear({
+      values: w.reshape(w.shape),
+      act: { kind: "crossquant", quantizer: act, alpha: 0.15 },
+      bitsPerWeight: 32,
+    });
+    using y = layer.forward(x);
+    using xq = crossQuantize(x, { act, alpha: 0.15 });
+    using e = linear(xq, w);
+    assertEquals(y.shape, [6, 5]);
+    assertClose(await y.data(), await e.data(), { atol: 1e-5, rtol: 1e-5 });
+  },
+);
 
 gpuTest("static columns: each token's quantization depends only on itself", async () => {
   const rows = randomActs(8, 12, 21, 3);

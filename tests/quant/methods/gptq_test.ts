@@ -2,7 +2,7 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { Rng } from "../../../kernels/random.ts";
 import { int, type Quantizer } from "../../../quant/quantizer.ts";
-import { quantize } from "../../../quant/quantize.ts";
+import { quantizePass as quantize } from "../../../quant/quantize.ts";
 import { gptq } from "../../../quant/methods/gptq.ts";
 import { gpuTest } from "../../_helpers.ts";
 import { gptqRef, type IntSpec } from "../../reference/gptq.ts";
@@ -58,7 +58,7 @@ gpuTest("gptq: blocked GPU codes equal the column-by-column f64 reference", asyn
           staticGroups,
         });
         using got = await gptq(tw, th, q, { blockSize: block, actOrder, staticGroups });
-        const codes = await got.codes.data();
+        const codes = await got.unpackCodes();
         const what = `${rows}×${n} ${q.format} g${spec(q, n).group} B${block} act=${actOrder} ` +
           `static=${staticGroups}`;
         let diff = 0;
@@ -69,6 +69,9 @@ gpuTest("gptq: blocked GPU codes equal the column-by-column f64 reference", asyn
           assert(Math.abs(deq[i] - ref.values[i]) <= 1e-6 * Math.abs(ref.values[i]), what);
         }
         assert(Math.abs(got.stats.loss - ref.loss) <= 1e-3 * ref.loss + 1e-9, `${what}: loss`);
+        // the kept codes and scales decode to Ŵ exactly (act-order + dynamic groups: via g_idx)
+        using again = await got.dequantize();
+        assertEquals(await again.data(), deq, `${what}: codes dequantize to Ŵ`);
       }
     }
   }
@@ -87,7 +90,7 @@ gpuTest("gptq: with H = I it is round-to-nearest, bit for bit", async () => {
     using rtn = await quantize(q, w);
     for (const actOrder of [false, true]) {
       using g = await gptq(w, h, q, { blockSize: 16, actOrder });
-      assertEquals(await g.codes.data(), await rtn.codes.data());
+      assertEquals(Array.from(await g.unpackCodes()), Array.from(await rtn.codes.data()));
       assertEquals(await g.dequantized.data(), await rtn.dequantized.data());
       assertEquals(g.scales, rtn.scales);
     }

@@ -1,15 +1,11 @@
+import { QuantLinear } from "../../../quant/linear.ts";
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { Tensor } from "../../../kernels/tensor.ts";
 import { loadModel } from "../../../model/load.ts";
 import { calibrationSequences } from "../../../model/capture.ts";
 import { minifloat } from "../../../quant/formats/minifloat.ts";
 import { elementFormat, registerFormat } from "../../../quant/quantizer.ts";
-import {
-  fpFormat,
-  FPQuantLinear,
-  quantizeStatic,
-  searchWeight,
-} from "../../../quant/methods/llm_fp4.ts";
+import { fpFormat, quantizeStatic, searchWeight } from "../../../quant/methods/llm_fp4.ts";
 import { assertClose, gpuTest } from "../../_helpers.ts";
 
 Deno.test("FP4 formats: E1M2 is a uniform grid, E3M0 powers of two; registration", () => {
@@ -83,7 +79,8 @@ gpuTest("llmFp4 replaces every linear with an FP4 layer and the model still runs
     actRatios: [1],
   });
   assertEquals(r.choices.length, 28);
-  assert(model.getLinear("layers.0.mlp.down_proj") instanceof FPQuantLinear);
+  const down = model.getLinear("layers.0.mlp.down_proj");
+  assert(down instanceof QuantLinear && down.input?.kind === "static" && down.codes);
   assert(r.choices.every((c) => c.act && c.act.maxValue > 0));
   using logits = model.forward([ids]);
   assert((await logits.data()).every(Number.isFinite));

@@ -25,7 +25,7 @@ gpuTest(
     using x = Tensor.randn([5, inF], { seed: 2 });
     using y = lin.forward(x);
     const [wq, a, b, xs, bias] = await Promise.all(
-      [lin.base.weight, lin.a, lin.b, x, dense.bias!].map((t) => t.data()),
+      [lin.weight!, lin.lowRank!.a, lin.lowRank!.b, x, dense.bias!].map((t) => t.data()),
     );
     const want = new Float64Array(5 * out);
     for (let t = 0; t < 5; t++) {
@@ -42,7 +42,7 @@ gpuTest(
     assertClose(await y.data(), want, { atol: 1e-4, rtol: 1e-4 });
     assert(
       Math.abs(
-        lin.bitsPerWeight - (lin.base.bitsPerWeight + (16 * k * (out + inF)) / (out * inF)),
+        lin.bitsPerWeight - (lin.codes!.bitsPerWeight + (16 * k * (out + inF)) / (out * inF)),
       ) < 1e-9,
     );
   },
@@ -61,12 +61,12 @@ gpuTest(
     using rtn = await fakeQuant(q, w);
     // weight error (unweighted): LQER < RTN
     using e0 = sub(rtn, w);
-    using w1 = plain.effectiveWeight();
+    using w1 = await plain.effectiveWeight();
     using e1 = sub(w1, w);
     assert(await sq(e1) < 0.95 * (await sq(e0)));
     // activation-weighted error ‖E·diag(s)‖: L²QER < LQER
     const weighted = async (lin: typeof plain) => {
-      using we = lin.effectiveWeight();
+      using we = await lin.effectiveWeight();
       using e = sub(we, w);
       const d = await e.data();
       let t = 0;

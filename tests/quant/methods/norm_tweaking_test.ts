@@ -102,7 +102,7 @@ gpuTest(
     const la = a.getLinear("layers.0.mlp.up_proj") as QuantLinear;
     const lb = b.getLinear("layers.0.mlp.up_proj") as QuantLinear;
     assert(la instanceof QuantLinear);
-    assertEquals(Array.from(await la.weight.data()), Array.from(await lb.weight.data()));
+    assertEquals(Array.from(await la.weight!.data()), Array.from(await lb.weight!.data()));
     using na = a.layerNorm(0, "post").reshape([128]);
     using nb = b.layerNorm(0, "post").reshape([128]);
     assert(String(await na.data()) !== String(await nb.data()));

@@ -5,7 +5,7 @@
  *
  * @example
  * ```ts
- * import { bf16ToF32, DTYPE_BYTES, f32ToBf16 } from "./dtype.ts";
+ * import { bf16ToF32, DTYPE_BYTES, f32ToBf16 } from "./safetensors_dtype.ts";
  * const bits = f32ToBf16(new Float32Array([1.5, -2]));
  * console.log(DTYPE_BYTES.BF16, bf16ToF32(bits)); // 2 Float32Array [1.5, -2]
  * ```
@@ -32,21 +32,21 @@ export const DTYPE_BYTES = {
 } as const;
 
 /** A safetensors dtype name that lowbit supports, such as `"F32"` or `"BF16"`. */
-export type Dtype = keyof typeof DTYPE_BYTES;
+export type SafetensorsDType = keyof typeof DTYPE_BYTES;
 
 /** Every supported dtype name, in the order of {@link DTYPE_BYTES}. */
-export const DTYPES: readonly Dtype[] = Object.keys(DTYPE_BYTES) as Dtype[];
+export const DTYPES: readonly SafetensorsDType[] = Object.keys(DTYPE_BYTES) as SafetensorsDType[];
 
 /**
  * Whether `name` is a dtype lowbit supports.
  *
  * @example
  * ```ts
- * import { isDtype } from "./dtype.ts";
+ * import { isDtype } from "./safetensors_dtype.ts";
  * console.log(isDtype("BF16"), isDtype("bf16"), isDtype("F4")); // true false false
  * ```
  */
-export function isDtype(name: unknown): name is Dtype {
+export function isDtype(name: unknown): name is SafetensorsDType {
   return typeof name === "string" && Object.hasOwn(DTYPE_BYTES, name);
 }
 
@@ -56,11 +56,11 @@ export function isDtype(name: unknown): name is Dtype {
  *
  * @example
  * ```ts
- * import { isFloatDtype } from "./dtype.ts";
+ * import { isFloatDtype } from "./safetensors_dtype.ts";
  * console.log(isFloatDtype("BF16"), isFloatDtype("I8")); // true false
  * ```
  */
-export function isFloatDtype(dtype: Dtype): boolean {
+export function isFloatDtype(dtype: SafetensorsDType): boolean {
   return dtype === "F64" || dtype === "F32" || dtype === "F16" || dtype === "BF16";
 }
 
@@ -71,7 +71,7 @@ export function isFloatDtype(dtype: Dtype): boolean {
  *
  * @example
  * ```ts
- * import { f32ToBf16 } from "./dtype.ts";
+ * import { f32ToBf16 } from "./safetensors_dtype.ts";
  * // 1 + 2^-8 lies halfway between two bfloat16 values and rounds to the even one, 1.
  * const bits = f32ToBf16(new Float32Array([1, 1 + 2 ** -8, -0]));
  * console.log([...bits].map((b) => b.toString(16))); // ["3f80", "3f80", "8000"]
@@ -96,7 +96,7 @@ export function f32ToBf16(values: Float32Array): Uint16Array {
  *
  * @example
  * ```ts
- * import { bf16ToF32 } from "./dtype.ts";
+ * import { bf16ToF32 } from "./safetensors_dtype.ts";
  * console.log(bf16ToF32(new Uint16Array([0x3f80, 0xc000, 0x7f80]))); // Float32Array [1, -2, Infinity]
  * ```
  */
@@ -111,7 +111,7 @@ export function bf16ToF32(bits: Uint16Array): Float32Array {
  *
  * @example
  * ```ts
- * import { f32ToF16 } from "./dtype.ts";
+ * import { f32ToF16 } from "./safetensors_dtype.ts";
  * console.log(f32ToF16(new Float32Array([0.1, 70000]))); // Float16Array [0.0999755859375, Infinity]
  * ```
  */
@@ -125,7 +125,7 @@ export function f32ToF16(values: Float32Array): Float16Array {
  *
  * @example
  * ```ts
- * import { f16ToF32 } from "./dtype.ts";
+ * import { f16ToF32 } from "./safetensors_dtype.ts";
  * console.log(f16ToF32(new Uint16Array([0x3c00, 0xc000]))); // Float32Array [1, -2]
  * ```
  */

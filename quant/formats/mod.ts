@@ -9,7 +9,7 @@
  * @example
  * ```ts
  * import { assert } from "@std/assert";
- * import { blockFormats, formats } from "./index.ts";
+ * import { blockFormats, formats } from "./mod.ts";
  * assert(formats.e4m3.decode(0x7e) === 448);
  * const q = blockFormats.mxfp4.quantize(new Float32Array([1, 2, 3, 4]));
  * assert(blockFormats.mxfp4.dequantize(q)[2] === 3);
@@ -28,17 +28,96 @@ import { nf4, nf4Element } from "./nf4.ts";
 import { nvfp4 } from "./nvfp4.ts";
 import { ternaryAbsmean, ternaryAbsmedian, ternaryElement } from "./ternary.ts";
 
-export * from "./format.ts";
-export * from "./int.ts";
-export * from "./minifloat.ts";
-export * from "./mx.ts";
-export * from "./nvfp4.ts";
-export * from "./nf4.ts";
-export * from "./log2.ts";
-export * from "./ternary.ts";
-export * from "./binary.ts";
-export * from "./complex.ts";
-export * from "./dint.ts";
+export {
+  type BlockFormat,
+  blockLayout,
+  checkBlocks,
+  checkCode,
+  checkedAmax,
+  checkNotNaN,
+  type ElementFormat,
+  F32_MAX,
+  floorLog2,
+  type QuantizedBlocks,
+  roundHalfEven,
+} from "./format.ts";
+export {
+  type AffineParams,
+  affineParams,
+  decodeAffine,
+  decodeSymmetric,
+  encodeAffine,
+  encodeSymmetric,
+  int2,
+  int3,
+  int4,
+  int4r,
+  int8,
+  int8r,
+  type IntFormat,
+  intFormat,
+  type IntOptions,
+  symmetricScale,
+  uint4,
+  uint8,
+} from "./int.ts";
+export {
+  e2m1,
+  e2m3,
+  e3m2,
+  e4m3,
+  e5m2,
+  e8m0,
+  type E8M0Format,
+  minifloat,
+  type MinifloatFormat,
+  type MinifloatSpec,
+  type Specials,
+} from "./minifloat.ts";
+export {
+  MX_BLOCK_SIZE,
+  type MxFormat,
+  mxFormat,
+  mxfp4,
+  mxfp6e2m3,
+  mxfp6e3m2,
+  mxfp8e4m3,
+  mxfp8e5m2,
+  mxint8,
+  mxint8Element,
+  mxSharedExponent,
+} from "./mx.ts";
+export {
+  nvfp4,
+  NVFP4_BLOCK_SIZE,
+  nvfp4Dequantize,
+  type Nvfp4Options,
+  nvfp4Quantize,
+  nvfp4TensorEncodeScale,
+} from "./nvfp4.ts";
+export { nf4, NF4_BLOCK_SIZE, NF4_VALUES, nf4Element, nf4Format } from "./nf4.ts";
+export { log2x4, type LogFormat, logFormat, type LogOptions, logsqrt2x4 } from "./log2.ts";
+export {
+  encodeTernary,
+  TERNARY_ENTROPY_BITS,
+  ternaryAbsmean,
+  ternaryAbsmedian,
+  ternaryElement,
+  ternaryFormat,
+  ternaryGamma,
+  type TernaryOptions,
+  type TernaryScale,
+} from "./ternary.ts";
+export { binary, binaryElement, binaryFormat } from "./binary.ts";
+export {
+  COMPLEX_BITS_PER_WEIGHT,
+  COMPLEX_CODEBOOK,
+  dequantizeComplex,
+  encodeComplex,
+  quantizeComplex,
+  type QuantizedComplex,
+} from "./complex.ts";
+export { dint4, type DintFormat, dintFormat } from "./dint.ts";
 
 function byName<T extends { name: string }>(list: T[]): Readonly<Record<string, T>> {
   const out: Record<string, T> = {};
@@ -93,3 +172,9 @@ export const blockFormats: Readonly<Record<string, BlockFormat>> = byName<BlockF
   ternaryAbsmedian,
   binary,
 ]);
+
+// the quantizer's parts (the builders are in the root mod.ts)
+export type { Granularity, Rounding, ScaleFormat } from "../quantizer.ts";
+export type { QuantizeOptions } from "../quantize.ts";
+export type { ErrorMetrics } from "../metrics.ts";
+export type { QuantizedWeightInit } from "../weight.ts";
