@@ -33,11 +33,11 @@
  *
  * @example
  * ```ts
- * import { initGPU, int, loadModel, rtn } from "../mod.ts";
+ * import { initGPU, int, loadModel, quantizeModel } from "../mod.ts";
  * import { loadQuantized, saveQuantized } from "./checkpoint.ts";
  * await initGPU();
  * using model = await loadModel();
- * await rtn(model, int(4, { group: 32 }));
+ * await quantizeModel(model, { method: "rtn", quantizer: int(4, { group: 32 }) });
  * const dir = `${await Deno.makeTempDir()}/w4`;
  * await saveQuantized(model, dir);
  * using again = await loadQuantized(dir);
@@ -436,11 +436,11 @@ function packable(w: QuantizedWeight): boolean {
  *
  * @example
  * ```ts
- * import { initGPU, int, loadModel, rtn } from "../mod.ts";
+ * import { initGPU, int, loadModel, quantizeModel } from "../mod.ts";
  * import { packModel } from "./checkpoint.ts";
  * await initGPU();
  * using model = await loadModel();
- * await rtn(model, int(4, { group: 32 }));
+ * await quantizeModel(model, { method: "rtn", quantizer: int(4, { group: 32 }) });
  * console.log(packModel(model).length); // 28
  * ```
  */

@@ -91,42 +91,42 @@ const ACT = ["W8A8", "W4A8"] as const;
 /** Every method, by name. */
 export const METHODS: Record<string, Method> = {
   rtn: {
-    run: (m, c) => lb.rtn(m, c.weight, { act: c.act }),
+    run: (m, c) => lb.methods.rtn(m, c.weight, { act: c.act }),
     configs: [...BASE, "W4 pc", "W5 pc", "W6 pc", "W8 pc"],
     calibrated: false,
   },
   gpfq: {
-    run: (m, c, s) => lb.gpfq(m, c.weight, { calibration: s, act: c.act }),
+    run: (m, c, s) => lb.methods.gpfq(m, c.weight, { calibration: s, act: c.act }),
     configs: BASE,
     calibrated: true,
   },
   comq: {
-    run: (m, c, s) => lb.comq(m, c.weight, { calibration: s, act: c.act }),
+    run: (m, c, s) => lb.methods.comq(m, c.weight, { calibration: s, act: c.act }),
     configs: BASE,
     calibrated: true,
   },
   gptq: {
-    run: (m, c, s) => lb.gptqModel(m, c.weight, s, { act: c.act, progress: false }),
+    run: (m, c, s) => lb.methods.gptqModel(m, c.weight, s, { act: c.act, progress: false }),
     configs: [...BASE, "W4 pc", "W5 pc", "W6 pc"],
     calibrated: true,
   },
   awq: {
-    run: (m, c, s) => lb.awq(m, c.weight, { sequences: s, act: c.act, progress: false }),
+    run: (m, c, s) => lb.methods.awq(m, c.weight, { sequences: s, act: c.act, progress: false }),
     configs: BASE,
     calibrated: true,
   },
   quip: {
-    run: (m, c, s) => lb.quip(m, c.weight, { sequences: s, progress: false }),
+    run: (m, c, s) => lb.methods.quip(m, c.weight, { sequences: s, progress: false }),
     configs: WEIGHT,
     calibrated: true,
   },
   lqer: {
-    run: (m, c, s) => lb.lqer(m, c.weight, { rank: 8, sequences: s, act: c.act, progress: false }),
+    run: (m, c, s) => lb.methods.lqer(m, c.weight, { rank: 8, sequences: s, act: c.act, progress: false }),
     configs: BASE,
     calibrated: true,
   },
   lq_lora: {
-    run: (m, c) => lb.lqLora(m, c.weight, { rank: 8 }),
+    run: (m, c) => lb.methods.lqLora(m, c.weight, { rank: 8 }),
     configs: WEIGHT,
     calibrated: false,
   },
@@ -141,27 +141,27 @@ export const METHODS: Record<string, Method> = {
     calibrated: true,
   },
   crossquant: {
-    run: (m, c) => lb.crossquant(m, c.weight, { act: c.act! }),
+    run: (m, c) => lb.methods.crossquant(m, c.weight, { act: c.act! }),
     configs: ACT,
     calibrated: false,
   },
   llm_fp4: {
-    run: (m, c, s) => lb.llmFp4(m, s, c.act ? {} : { actFormats: null }),
+    run: (m, c, s) => lb.methods.llmFp4(m, s, c.act ? {} : { actFormats: null }),
     configs: ["FP4 W4A4", "FP4 W4"],
     calibrated: true,
   },
   dfq: {
-    run: (m, c, s) => lb.dfq(m, c.weight, { sequences: s }),
+    run: (m, c, s) => lb.methods.dfq(m, c.weight, { sequences: s }),
     configs: WEIGHT,
     calibrated: true,
   },
   norm_tweaking: {
-    run: (m, c, s) => lb.normTweaking(m, s, { weight: c.weight, base: "gptq" }),
+    run: (m, c, s) => lb.methods.normTweaking(m, s, { weight: c.weight, base: "gptq" }),
     configs: WEIGHT,
     calibrated: true,
   },
   layerwise_ip: {
-    run: (m, _c, s) => lb.layerwiseIp(m, { avgBits: 3.5, evalRows: s, calibration: s }),
+    run: (m, _c, s) => lb.methods.layerwiseIp(m, { avgBits: 3.5, evalRows: s, calibration: s }),
     configs: ["mixed ≤3.5 b"],
     calibrated: true,
   },

@@ -63,7 +63,7 @@ const live: Record<string, lb.Quantizer> = {
 };
 for (const [name, q] of Object.entries(live)) {
   using model = await lb.loadModel("../data/tiny");
-  const report = await lb.rtn(model, q);
+  const report = await lb.methods.rtn(model, q);
   const ppl = await lb.perplexity(model, checkText, { seqLen: S.seqLen });
   console.log(`${name.padEnd(14)} ${report.bitsPerWeight.toFixed(3)} b  live check ${ppl.perplexity.toFixed(6)}`);
   lb.checkStored(`${name} bits per weight`, run(name).bits, report.bitsPerWeight, { rel: 1e-9 });

@@ -183,7 +183,7 @@ lb.viz.linePlot(
 // %% [markdown]
 // ## Perplexity at equal bits: the stored sweep and one live slice
 //
-// `lb.rtn` quantizes the 28 decoder linears (embeddings and the tied head stay f32). The live
+// `lb.methods.rtn` quantizes the 28 decoder linears (embeddings and the tied head stay f32). The live
 // slice: per-channel int3 with min-max and with MSE ranges, evaluated on the first slice of seed
 // 0's evaluation text (the sweep's check value), compared with the stored numbers.
 
@@ -191,7 +191,7 @@ lb.viz.linePlot(
 const CHECK_TEXT = valid.slice(0, EVAL.checkChars);
 for (const range of ["minmax", "mse"] as const) {
   using m = await lb.loadModel("../data/tiny");
-  await lb.rtn(m, lb.int(3, { range: range === "mse" ? MSE : MINMAX }));
+  await lb.methods.rtn(m, lb.int(3, { range: range === "mse" ? MSE : MINMAX }));
   const live = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`RTN W3 per channel, ${range}: perplexity on the first ${EVAL.checkChars} bytes`, runsOf("channel", range, 3)[0].check, live);
   console.log(`W3 per channel, ${range}: live ${live.toFixed(4)} = stored ${runsOf("channel", range, 3)[0].check.toFixed(4)}`);

@@ -86,13 +86,13 @@ const live: Record<string, number> = {};
 {
   using m = await lb.loadModel("../data/tiny");
   const calib = lb.calibrationSequences(train, { n: CALIB.n, seqLen: CALIB.seqLen, seed: SEEDS[0] });
-  await lb.gptqModel(m, q3("minmax"), calib, { damp: DAMP, progress: false });
+  await lb.methods.gptqModel(m, q3("minmax"), calib, { damp: DAMP, progress: false });
   live["GPTQ W3 g32, min-max"] = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`GPTQ W3 g32 seed ${SEEDS[0]}: perplexity on ${EVAL.checkChars} bytes`, runsOf("gptq", 3, "minmax")[0].check, live["GPTQ W3 g32, min-max"]);
 }
 {
   using m = await lb.loadModel("../data/tiny");
-  await lb.rtn(m, q3("minmax"));
+  await lb.methods.rtn(m, q3("minmax"));
   live["RTN W3 g32, min-max"] = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`RTN W3 g32: perplexity on ${EVAL.checkChars} bytes`, runsOf("rtn", 3, "minmax")[0].check, live["RTN W3 g32, min-max"]);
 }
@@ -199,5 +199,5 @@ card;
 
 Against RTN with min-max ranges (the paper's baseline), GPTQ's mean perplexity is ${[3, 4].map((b) => `${configs.find((c) => c.name === `GPTQ W${b} g32, min-max`)!.mean.toFixed(3)} vs ${configs.find((c) => c.name === `RTN W${b} g32, min-max`)!.mean.toFixed(3)} at int${b}`).join(" and ")}; the claims use the stronger of min-max and MSE-clipped RTN.
 
-Everything runs through \`lb.gptqModel\` (calibration, Hessians, Cholesky factors, the GPU column loop) and \`lb.rtn\`. Notebook 03 varies GPTQ's own choices (damping, column order, the calibration set).`);
+Everything runs through \`lb.methods.gptqModel\` (calibration, Hessians, Cholesky factors, the GPU column loop) and \`lb.methods.rtn\`. Notebook 03 varies GPTQ's own choices (damping, column order, the calibration set).`);
 }

@@ -81,14 +81,14 @@ const CHECK_TEXT = valid.slice(0, EVAL.checkChars);
 {
   using m = await lb.loadModel("../data/tiny");
   const calib = lb.calibrationSequences(train, { n: CALIB.n, seqLen: CALIB.seqLen, seed: SEEDS[0] });
-  await lb.gptqModel(m, W3, calib, { damp: DAMP, progress: false });
+  await lb.methods.gptqModel(m, W3, calib, { damp: DAMP, progress: false });
   const live = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`GPTQ W3 g32 MSE seed ${SEEDS[0]}: perplexity on ${EVAL.checkChars} bytes`, runsOf("gptq", SEEDS)[0].check, live);
   console.log(`GPTQ seed ${SEEDS[0]}: ${live.toFixed(4)} (matches the sweep)`);
 }
 {
   using m = await lb.loadModel("../data/tiny");
-  await lb.rtn(m, W3);
+  await lb.methods.rtn(m, W3);
   const live = (await lb.perplexity(m, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`RTN W3 g32 MSE: perplexity on ${EVAL.checkChars} bytes`, runsOf("rtn-mse", SEEDS)[0].check, live);
   console.log(`RTN: ${live.toFixed(4)} (matches the sweep)`);

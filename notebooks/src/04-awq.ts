@@ -83,18 +83,18 @@ const valid = await Deno.readTextFile("../data/corpus/valid.txt");
 const train = await Deno.readTextFile("../data/corpus/train.txt");
 const CHECK_TEXT = valid.slice(0, EVAL.checkChars);
 const q = lb.int(3, { group: 32 });
-let report: lb.AwqReport;
+let report: lb.methods.AwqReport;
 {
   using model = await lb.loadModel("../data/tiny");
   const sequences = lb.calibrationSequences(train, { n: CALIB.n, seqLen: CALIB.seqLen, seed: SEEDS[0] });
-  report = await lb.awq(model, q, { sequences, ...AWQ });
+  report = await lb.methods.awq(model, q, { sequences, ...AWQ });
   const live = (await lb.perplexity(model, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`AWQ W3 g32 seed ${SEEDS[0]}: perplexity on ${EVAL.checkChars} bytes`, runsOf("awq", 3)[0].check, live);
   console.log(`AWQ seed ${SEEDS[0]}: ${live.toFixed(4)} (matches the sweep)`);
 }
 {
   using model = await lb.loadModel("../data/tiny");
-  await lb.rtn(model, q);
+  await lb.methods.rtn(model, q);
   const live = (await lb.perplexity(model, CHECK_TEXT, { seqLen: EVAL.seqLen })).perplexity;
   lb.checkStored(`RTN W3 g32: perplexity on ${EVAL.checkChars} bytes`, runsOf("rtn", 3)[0].check, live);
   console.log(`RTN: ${live.toFixed(4)} (matches the sweep)`);

@@ -76,10 +76,10 @@ const checkText = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0,
 const train = await Deno.readTextFile("../data/corpus/train.txt");
 const sequences = lb.calibrationSequences(train, { ...calibration, seed: seeds[0] });
 const q2 = lb.int(2, { group: 32, symmetric: false });
-let live: lb.QuipReport;
+let live: lb.methods.QuipReport;
 {
   using model = await lb.loadModel("../data/tiny");
-  live = await lb.quip(model, q2, { sequences, seed: seeds[0] });
+  live = await lb.methods.quip(model, q2, { sequences, seed: seeds[0] });
   const check = (await lb.perplexity(model, checkText, { seqLen: evaluation.seqLen })).perplexity;
   const stored0 = find(W2, "QuIP", seeds[0]).check;
   lb.checkStored(`QuIP ${W2} seed ${seeds[0]} (first ${evaluation.checkBytes} bytes)`, stored0, check);

@@ -83,7 +83,7 @@ const sequences = lb.calibrationSequences(train, { ...calibration, seed: seeds[0
 const W4 = lb.int(4), A8 = lb.int(8, { per: "token" });
 {
   using model = await lb.loadModel("../data/tiny");
-  await lb.gptqModel(model, W4, sequences, { act: A8, progress: false });
+  await lb.methods.gptqModel(model, W4, sequences, { act: A8, progress: false });
   const live = (await lb.perplexity(model, checkText, { seqLen: evaluation.seqLen })).perplexity;
   const s = find("W4A8", "GPTQ", seeds[0]).check;
   lb.checkStored(`W4A8 GPTQ seed ${seeds[0]} (first ${evaluation.checkBytes} bytes)`, s, live);

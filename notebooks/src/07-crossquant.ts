@@ -73,10 +73,10 @@ const [wb, ab] = configs.W8A8;
 const act = lb.int(ab, { per: "token" });
 for (const method of ["per-token", "CrossQuant"]) {
   using model = await lb.loadModel("../data/tiny");
-  if (method === "per-token") await lb.rtn(model, lb.int(wb), { act });
+  if (method === "per-token") await lb.methods.rtn(model, lb.int(wb), { act });
   else {
     const sequences = lb.calibrationSequences(train, { ...calibration, seed: seeds[0] });
-    await lb.crossquant(model, lb.int(wb), { act, alpha, sequences });
+    await lb.methods.crossquant(model, lb.int(wb), { act, alpha, sequences });
   }
   const live = (await lb.perplexity(model, checkText, { seqLen: evaluation.seqLen })).perplexity;
   const s = find("W8A8", method, method === "per-token" ? null : seeds[0]).check;

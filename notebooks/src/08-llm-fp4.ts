@@ -45,8 +45,8 @@ const { seeds, calibration, evaluation, search, minmax } = stored.settings as {
   seeds: number[];
   calibration: { n: number; seqLen: number };
   evaluation: { bytes: number; checkBytes: number; seqLen: number };
-  search: lb.LlmFp4Options;
-  minmax: lb.LlmFp4Options;
+  search: lb.methods.LlmFp4Options;
+  minmax: lb.methods.LlmFp4Options;
 };
 const runs = stored.runs as Run[];
 const find = (method: string, seed: number | null) => {
@@ -58,9 +58,9 @@ const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
 const fp32 = find("fp32", null).perplexity;
 console.log(`stored sweep: ${stored.script}, ${stored.date}, on ${stored.adapter}; live: ${gpu.adapterName}`);
 console.log(`search grid: weight clip ratios ${search.weightRatios!.join(", ")}; input clip ratios ${search.actRatios!.join(", ")}; ${search.searchTokens} tokens per input`);
-console.log("E1M2", Array.from(lb.fpFormat("e1m2").values.slice(0, 8)).join(" "));
-console.log("E2M1", Array.from(lb.fpFormat("e2m1").values.slice(0, 8)).join(" "));
-console.log("E3M0", Array.from(lb.fpFormat("e3m0").values.slice(0, 8)).join(" "));
+console.log("E1M2", Array.from(lb.methods.fpFormat("e1m2").values.slice(0, 8)).join(" "));
+console.log("E2M1", Array.from(lb.methods.fpFormat("e2m1").values.slice(0, 8)).join(" "));
+console.log("E3M0", Array.from(lb.methods.fpFormat("e3m0").values.slice(0, 8)).join(" "));
 lb.viz.showTable(runs.map((r) => ({
   method: r.method,
   seed: r.seed ?? "—",
@@ -76,7 +76,7 @@ const sequences = lb.calibrationSequences(train, { ...calibration, seed: seeds[0
 const SEARCH = "LLM-FP4 search", MINMAX = "E2M1 min-max, static inputs";
 {
   using model = await lb.loadModel("../data/tiny");
-  await lb.llmFp4(model, sequences, minmax);
+  await lb.methods.llmFp4(model, sequences, minmax);
   const live = (await lb.perplexity(model, checkText, { seqLen: evaluation.seqLen })).perplexity;
   const s = find(MINMAX, seeds[0]).check;
   lb.checkStored(`${MINMAX} seed ${seeds[0]} (first ${evaluation.checkBytes} bytes)`, s, live);

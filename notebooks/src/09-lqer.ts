@@ -79,14 +79,14 @@ const livePpl = async (m: lb.LlamaModel) => (await lb.perplexity(m, checkText, {
 const lqerRun = stored.runs.find((r) => r.method === "lqer" && r.seed === 0)!;
 {
   using model = await lb.loadModel("../data/tiny");
-  const r = await lb.rtn(model, quantizer("w4g32"));
+  const r = await lb.methods.rtn(model, quantizer("w4g32"));
   const s = find("rtn", "w4g32", null, 0);
   lb.checkStored("RTN W4 g32 bits per weight", s.bitsPerWeight, r.bitsPerWeight);
   lb.checkStored("RTN W4 g32, seed 0, check perplexity", s.check, await livePpl(model));
 }
 {
   using model = await lb.loadModel("../data/tiny");
-  const r = await lb.lqer(model, quantizer(lqerRun.quant!), { rank: lqerRun.rank! });
+  const r = await lb.methods.lqer(model, quantizer(lqerRun.quant!), { rank: lqerRun.rank! });
   lb.checkStored(`LQER ${lqerRun.quant} rank ${lqerRun.rank} bits per weight`, lqerRun.bitsPerWeight, r.bitsPerWeight);
   lb.checkStored(`LQER ${lqerRun.quant} rank ${lqerRun.rank}, seed 0, check perplexity`, lqerRun.check, await livePpl(model));
 }

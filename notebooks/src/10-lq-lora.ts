@@ -76,11 +76,11 @@ console.log(`stored: ${stored.script}, ${stored.date.slice(0, 16)}, on ${stored.
   const s0 = find("lq-lora", "nf4g64", 0, T);
   for (const name of ["layers.0.self_attn.q_proj", "layers.2.mlp.down_proj"]) {
     const w = (model.getLinear(name) as lb.DenseLinear).weight;
-    using d = await lb.lqLoraDecompose(w, lb.nf4({ group: 64 }), { rank: nfRank, iterations: T, seed: 0 });
+    using d = await lb.methods.lqLoraDecompose(w, lb.nf4({ group: 64 }), { rank: nfRank, iterations: T, seed: 0 });
     const st = s0.layers!.find((l) => l.name === name)!;
     lb.checkStored(`${name}: error after ${T} iterations, seed 0`, st.errors[T - 1], d.errors[T - 1]);
   }
-  const r = await lb.rtn(model, lb.int(4, { per: "channel" }));
+  const r = await lb.methods.rtn(model, lb.int(4, { per: "channel" }));
   const s = find("rtn", "w4pc", 0);
   lb.checkStored("RTN W4 per channel bits per weight", s.bitsPerWeight, r.bitsPerWeight);
   const text = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0, S.evaluation.checkChars);

@@ -105,14 +105,14 @@ console.log(`stored: ${stored.script}, ${stored.date.slice(0, 16)}, on ${stored.
     using h = await (obs as lb.calib.HessianObserver).finish();
     const w = (model.getLinear(name) as lb.DenseLinear).weight;
     const base = await energy(w, null, h);
-    const c = await lb.gpfqLayer(w, h, q(bits));
-    using g = await lb.gptq(w, h, q(bits), { damp: S.damp });
+    const c = await lb.methods.gpfqLayer(w, h, q(bits));
+    using g = await lb.methods.gptq(w, h, q(bits), { damp: S.damp });
     const row = st.layers.find((l) => l.name === name)!;
     lb.checkStored(`${name} GPFQ W${bits} layer error, seed 0`, row.errors.gpfq, (await energy(w, c.weight, h)) / base);
     lb.checkStored(`${name} GPTQ W${bits} layer error, seed 0`, row.errors.gptq, (await energy(w, g.dequantized, h)) / base);
     c.weight.dispose();
   }
-  const r = await lb.rtn(model, q(bits));
+  const r = await lb.methods.rtn(model, q(bits));
   const s = find("rtn", bits, 0);
   lb.checkStored(`RTN W${bits} g32 bits per weight`, s.bitsPerWeight, r.bitsPerWeight);
   const text = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0, S.evaluation.checkChars);

@@ -75,24 +75,24 @@ const valid = await Deno.readTextFile("../data/corpus/valid.txt");
 const first = valid.slice(0, E.sliceChars);
 const ppl = async (m: lb.LlamaModel) => (await lb.perplexity(m, first, { seqLen: E.seqLen })).perplexity;
 const q4 = lb.int(4, { per: "tensor" });
-let ranges: lb.EqualizationRecord[];
+let ranges: lb.methods.EqualizationRecord[];
 let liveChange: number;
 {
   using model = await lb.loadModel("../data/tiny");
-  await lb.dfq(model, q4, { equalize: false });
+  await lb.methods.dfq(model, q4, { equalize: false });
   lb.checkStored("RTN W4 per-tensor perplexity on the first slice", run("rtn", 4, "per-tensor").check, await ppl(model));
 }
 {
   using model = await lb.loadModel("../data/tiny");
   const ids = [Array.from(new TextEncoder().encode(first.slice(0, E.seqLen)))];
   using before = model.forward(ids);
-  ranges = await lb.crossLayerEqualize(model);
+  ranges = await lb.methods.crossLayerEqualize(model);
   using after = model.forward(ids);
   const a = await after.data(), b = await before.data();
   let d = 0, m = 0;
   for (let i = 0; i < a.length; i++) [d, m] = [Math.max(d, Math.abs(a[i] - b[i])), Math.max(m, Math.abs(b[i]))];
   liveChange = d / m;
-  await lb.dfq(model, q4, { equalize: false }); // already equalized: quantize only
+  await lb.methods.dfq(model, q4, { equalize: false }); // already equalized: quantize only
   lb.checkStored("CLE W4 per-tensor perplexity on the first slice", run("cle", 4, "per-tensor").check, await ppl(model));
 }
 console.log(`${gpu.adapterName}: the live runs reproduce the stored check values; equalization moved the float logits of the first window by ${liveChange.toExponential(2)} (relative)`);

@@ -74,12 +74,12 @@ const ppl = async (m: lb.LlamaModel) => (await lb.perplexity(m, first, { seqLen:
 const sensitivity0 = run("sensitivity", 0).sensitivity;
 {
   using model = await lb.loadModel("../data/tiny");
-  await lb.rtn(model, lb.int(3, { group: 32 }));
+  await lb.methods.rtn(model, lb.int(3, { group: 32 }));
   lb.checkStored("uniform int3 g32 RTN perplexity on the first slice", run("uniform-rtn", null).check, await ppl(model));
 }
 {
   using model = await lb.loadModel("../data/tiny");
-  const r = await lb.layerwiseIp(model, { avgBits: budget, sensitivity: sensitivity0, bits: S.sensitivity.bits });
+  const r = await lb.methods.layerwiseIp(model, { avgBits: budget, sensitivity: sensitivity0, bits: S.sensitivity.bits });
   lb.checkStored("IP allocation (seed 0) + RTN perplexity on the first slice", run("ip-rtn", 0).check, await ppl(model));
 }
 console.log(`${gpu.adapterName}: the live runs reproduce the stored check values`);

@@ -82,7 +82,7 @@ const text = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0, meta
   const live: [string, lb.Quantizer][] = [["W4 g32", lb.int(4, { group: 32 })], ["W5 pc", lb.int(5)]];
   for (const [config, q] of live) {
     using model = await lb.loadModel("../data/tiny");
-    await lb.rtn(model, q);
+    await lb.methods.rtn(model, q);
     const r = await lb.compareModels(ref, model, text, { seqLen: meta.protocol.seqLen });
     const stored = rows.find((x) => x.method === "rtn" && x.config === config);
     if (!stored) throw new Error(`data/leaderboard.json has no rtn ${config} row; rerun tools/leaderboard.ts`);

@@ -77,7 +77,7 @@ if (import.meta.main) {
   }
   for (const [name, q] of Object.entries(quantizers())) {
     using model = await lb.loadModel(new URL("data/tiny", root).pathname);
-    const report = await lb.rtn(model, q);
+    const report = await lb.methods.rtn(model, q);
     runs.push(await measure(model, name, report.bitsPerWeight));
   }
   const out = {

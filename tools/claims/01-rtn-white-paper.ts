@@ -143,7 +143,7 @@ if (import.meta.main) {
       }
       using model = await lb.loadModel(path("data/tiny"));
       const q = lb.int(bits, { per: c.per, range: c.range === "mse" ? MSE : { kind: "minmax" } });
-      const r = await lb.rtn(model, q);
+      const r = await lb.methods.rtn(model, q);
       for (const seed of SEEDS) {
         log({
           kind: "weights",

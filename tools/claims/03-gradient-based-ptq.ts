@@ -95,10 +95,10 @@ if (import.meta.main) {
       continue;
     }
     using model = await lb.loadModel(path("data/tiny"));
-    const r = await lb.rtn(model, q);
+    const r = await lb.methods.rtn(model, q);
     log({ method, seed: null, bitsPerWeight: r.bitsPerWeight, ...await evaluate(model, text) });
   }
-  const variants: [string, lb.GptqModelOptions, number[]][] = [
+  const variants: [string, lb.methods.GptqModelOptions, number[]][] = [
     ["gptq", { damp: DAMP }, SEEDS],
     ["gptq-damp-heavy", { damp: DAMP_HEAVY }, CHOICE_SEEDS],
     ["gptq-act-order", { damp: DAMP, actOrder: true, staticGroups: true }, CHOICE_SEEDS],
@@ -113,7 +113,7 @@ if (import.meta.main) {
         continue;
       }
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.gptqModel(model, mse, calibration, { ...options, progress: false });
+      const r = await lb.methods.gptqModel(model, mse, calibration, { ...options, progress: false });
       log({
         method,
         seed,

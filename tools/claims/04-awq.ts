@@ -112,7 +112,7 @@ if (import.meta.main) {
     for (const [method, quantizer] of [["rtn", q(bits)], ["rtn-mse", qMse(bits)]] as const) {
       if (reuse(method, bits, null)) continue;
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.rtn(model, quantizer);
+      const r = await lb.methods.rtn(model, quantizer);
       log({
         method,
         bits,
@@ -126,7 +126,7 @@ if (import.meta.main) {
       const sequences = lb.calibrationSequences(train, { ...CALIBRATION, seed });
       using model = await lb.loadModel(path("data/tiny"));
       const t = performance.now();
-      const r = await lb.awq(model, q(bits), { sequences, ...AWQ });
+      const r = await lb.methods.awq(model, q(bits), { sequences, ...AWQ });
       const seconds = (performance.now() - t) / 1000;
       const alphas = r.groups.filter((g) => g.scaled).map((g) => g.alpha);
       log({
@@ -151,7 +151,7 @@ if (import.meta.main) {
       if (reuse("gptq-mse", bits, seed)) continue;
       const sequences = lb.calibrationSequences(train, { ...CALIBRATION, seed });
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.gptqModel(model, qMse(bits), sequences, { damp: DAMP, progress: false });
+      const r = await lb.methods.gptqModel(model, qMse(bits), sequences, { damp: DAMP, progress: false });
       log({
         method: "gptq-mse",
         bits,

@@ -82,7 +82,7 @@ for (const config of Object.keys(CONFIGS) as ConfigName[]) {
   {
     const t = performance.now();
     using model = await lb.loadModel(`${ROOT}data/tiny`);
-    const r = await lb.rtn(model, q);
+    const r = await lb.methods.rtn(model, q);
     log({
       config,
       method: "RTN",
@@ -97,7 +97,7 @@ for (const config of Object.keys(CONFIGS) as ConfigName[]) {
     for (const incoherence of [false, true]) {
       const t = performance.now();
       using model = await lb.loadModel(`${ROOT}data/tiny`);
-      const r = await lb.quip(model, q, { sequences, seed, incoherence });
+      const r = await lb.methods.quip(model, q, { sequences, seed, incoherence });
       const inc = r.incoherence;
       log({
         config,

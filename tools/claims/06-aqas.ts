@@ -60,7 +60,7 @@ async function run(
   seed: number | null,
   quantize: (
     m: lb.LlamaModel,
-  ) => Promise<{ bitsPerWeight: number; sites?: lb.AqasReport["sites"] }>,
+  ) => Promise<{ bitsPerWeight: number; sites?: lb.methods.AqasReport["sites"] }>,
 ) {
   const t = performance.now();
   using model = await lb.loadModel(`${ROOT}data/tiny`);
@@ -86,11 +86,11 @@ async function run(
 await run("fp32", "fp32", null, () => Promise.resolve({ bitsPerWeight: 32 }));
 for (const [aname, act] of Object.entries(ACTS)) {
   const config = `W4${aname}`;
-  await run(config, "RTN", null, (m) => lb.rtn(m, WEIGHT, { act }));
+  await run(config, "RTN", null, (m) => lb.methods.rtn(m, WEIGHT, { act }));
   for (const seed of SEEDS) {
     const seqs = lb.calibrationSequences(train, { ...CALIBRATION, seed });
     const aqas = (searchAct: lb.Quantizer | null, sequences = seqs) => (m: lb.LlamaModel) =>
-      lb.aqas(m, sequences, {
+      lb.methods.aqas(m, sequences, {
         weight: WEIGHT,
         act,
         searchAct,
@@ -104,7 +104,7 @@ for (const [aname, act] of Object.entries(ACTS)) {
         config,
         "GPTQ",
         seed,
-        (m) => lb.gptqModel(m, WEIGHT, seqs, { act, progress: false }),
+        (m) => lb.methods.gptqModel(m, WEIGHT, seqs, { act, progress: false }),
       );
       const short = lb.calibrationSequences(train, { ...SHORT_CALIBRATION, seed });
       await run(config, "AQAS, short calibration", seed, aqas(act, short));

@@ -17,6 +17,7 @@
  * @module
  */
 import * as lb from "../../mod.ts";
+import { ByteTokenizer } from "../../model/mod.ts";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 const SEEDS = [0, 1, 2];
@@ -30,7 +31,7 @@ type ConfigName = keyof typeof CONFIGS;
 const gpu = await lb.initGPU();
 const valid = await Deno.readTextFile(`${ROOT}data/corpus/valid.txt`);
 const train = await Deno.readTextFile(`${ROOT}data/corpus/train.txt`);
-const tok = new lb.ByteTokenizer();
+const tok = new ByteTokenizer();
 
 /** Perplexity on the first EVAL_BYTES and (check value) on the first CHECK_BYTES, in one pass. */
 async function evaluate(model: lb.LlamaModel): Promise<{ perplexity: number; check: number }> {
@@ -78,8 +79,8 @@ const kernels: KernelRow[] = [];
         using columns = lb.Tensor.fromArray(cols.get(name)!);
         for (const bits of [8, 4]) {
           const act = lb.int(bits, { per: "token" });
-          using a = lb.perTokenQuantize(x, act);
-          using b = lb.crossQuantize(x, { act, alpha: ALPHA, columns });
+          using a = lb.methods.perTokenQuantize(x, act);
+          using b = lb.methods.crossQuantize(x, { act, alpha: ALPHA, columns });
           kernels.push({
             seed,
             input: name,
@@ -139,7 +140,7 @@ for (const config of Object.keys(CONFIGS) as ConfigName[]) {
   {
     const t = performance.now();
     using model = await lb.loadModel(`${ROOT}data/tiny`);
-    const r = await lb.rtn(model, weight, { act });
+    const r = await lb.methods.rtn(model, weight, { act });
     log({
       config,
       method: "per-token",
@@ -153,7 +154,7 @@ for (const config of Object.keys(CONFIGS) as ConfigName[]) {
     const t = performance.now();
     using model = await lb.loadModel(`${ROOT}data/tiny`);
     const sequences = lb.calibrationSequences(train, { ...CALIBRATION, seed });
-    const r = await lb.crossquant(model, weight, { act, alpha: ALPHA, sequences });
+    const r = await lb.methods.crossquant(model, weight, { act, alpha: ALPHA, sequences });
     log({
       config,
       method: "CrossQuant",

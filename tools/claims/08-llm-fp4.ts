@@ -50,7 +50,7 @@ class BlockActLinear implements lb.Linear {
   }
   forward(x: lb.Tensor): lb.Tensor {
     using blocks = x.reshape([x.size / this.block, this.block]);
-    using q = lb.perTokenQuantize(blocks, lb.fp("e2m1", { per: "token" }));
+    using q = lb.methods.perTokenQuantize(blocks, lb.fp("e2m1", { per: "token" }));
     using x2 = q.reshape([x.size / this.inFeatures, this.inFeatures]);
     using y = lb.ops.linear(x2, this.weight);
     return y.reshape([...x.shape.slice(0, -1), this.outFeatures]);
@@ -67,7 +67,7 @@ class BlockActLinear implements lb.Linear {
 async function blockW4A4(model: lb.LlamaModel, q: lb.Quantizer, block: number) {
   const bits: number[] = [];
   for (const [name, lin] of [...model.linears()]) {
-    const w = (lin as lb.WeightedLinear).weight;
+    const w = (lin as lb.methods.WeightedLinear).weight;
     const b = lb.bitsPerWeight(q, w.shape);
     bits.push(b);
     model.setLinear(name, new BlockActLinear(await lb.fakeQuant(q, w), b, block));
@@ -98,7 +98,7 @@ async function run(
   seed: number | null,
   quantize: (
     m: lb.LlamaModel,
-  ) => Promise<{ bitsPerWeight: number; choices?: lb.LlmFp4Report["choices"] }>,
+  ) => Promise<{ bitsPerWeight: number; choices?: lb.methods.LlmFp4Report["choices"] }>,
 ) {
   const t = performance.now();
   using model = await lb.loadModel(`${ROOT}data/tiny`);
@@ -123,14 +123,14 @@ await run("fp32", null, () => Promise.resolve({ bitsPerWeight: 32 }));
 await run(
   "E2M1 min-max, per-token inputs",
   null,
-  (m) => lb.rtn(m, lb.fp("e2m1"), { act: lb.fp("e2m1", { per: "token" }) }),
+  (m) => lb.methods.rtn(m, lb.fp("e2m1"), { act: lb.fp("e2m1", { per: "token" }) }),
 );
 await run("MXFP4 W4A4", null, (m) => blockW4A4(m, lb.mxfp4(), 32));
 await run("NVFP4 W4A4", null, (m) => blockW4A4(m, lb.nvfp4(), 16));
 for (const seed of SEEDS) {
   const seqs = lb.calibrationSequences(train, { ...CALIBRATION, seed });
-  await run("LLM-FP4 search", seed, (m) => lb.llmFp4(m, seqs, SEARCH));
-  await run("E2M1 min-max, static inputs", seed, (m) => lb.llmFp4(m, seqs, MINMAX));
+  await run("LLM-FP4 search", seed, (m) => lb.methods.llmFp4(m, seqs, SEARCH));
+  await run("E2M1 min-max, static inputs", seed, (m) => lb.methods.llmFp4(m, seqs, MINMAX));
 }
 
 const out = {

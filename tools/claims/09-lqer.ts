@@ -72,18 +72,18 @@ interface Config {
 /** Every configuration the claims use. */
 export const CONFIGS: Config[] = [
   ...["w4g32", "w5pc"].flatMap((k): Config[] => [
-    { method: "rtn", quant: k, calibrated: false, run: (m) => lb.rtn(m, quantizer(k)) },
+    { method: "rtn", quant: k, calibrated: false, run: (m) => lb.methods.rtn(m, quantizer(k)) },
     {
       method: "rtn",
       quant: `${k}-mse`,
       calibrated: false,
-      run: (m) => lb.rtn(m, quantizer(`${k}-mse`)),
+      run: (m) => lb.methods.rtn(m, quantizer(`${k}-mse`)),
     },
     {
       method: "gptq",
       quant: k,
       calibrated: true,
-      run: (m, c) => lb.gptqModel(m, quantizer(k), c, { damp: DAMP, progress: false }),
+      run: (m, c) => lb.methods.gptqModel(m, quantizer(k), c, { damp: DAMP, progress: false }),
     },
   ]),
   {
@@ -91,14 +91,14 @@ export const CONFIGS: Config[] = [
     quant: "w3g32",
     rank: 5,
     calibrated: false,
-    run: (m) => lb.lqer(m, quantizer("w3g32"), { rank: 5 }),
+    run: (m) => lb.methods.lqer(m, quantizer("w3g32"), { rank: 5 }),
   },
   ...([["w3g32", 5], ["w4g32", 3], ["w3g32", 8]] as const).map(([k, rank]): Config => ({
     method: "l2qer",
     quant: k,
     rank,
     calibrated: true,
-    run: (m, c) => lb.lqer(m, quantizer(k), { rank, sequences: c }),
+    run: (m, c) => lb.methods.lqer(m, quantizer(k), { rank, sequences: c }),
   })),
 ];
 

@@ -80,7 +80,7 @@ if (import.meta.main) {
   };
   const lqLoraRun = async (quant: string, rank: number, iterations: number, seed: number) => {
     using model = await lb.loadModel(path("data/tiny"));
-    const r = await lb.lqLora(model, QUANTIZERS[quant](), { rank, iterations, seed });
+    const r = await lb.methods.lqLora(model, QUANTIZERS[quant](), { rank, iterations, seed });
     log({
       method: "lq-lora",
       quant,
@@ -110,7 +110,7 @@ if (import.meta.main) {
   }
   for (const quant of ["w4pc", "w4pc-mse", "nf4pc"]) {
     using model = await lb.loadModel(path("data/tiny"));
-    const r = await lb.rtn(model, QUANTIZERS[quant]());
+    const r = await lb.methods.rtn(model, QUANTIZERS[quant]());
     for (const seed of SEEDS) {
       log({
         method: "rtn",
@@ -124,7 +124,7 @@ if (import.meta.main) {
   for (const seed of SEEDS) {
     using model = await lb.loadModel(path("data/tiny"));
     const calibration = lb.calibrationSequences(train, { ...CALIBRATION, seed });
-    const r = await lb.gptqModel(model, QUANTIZERS["w4pc"](), calibration, {
+    const r = await lb.methods.gptqModel(model, QUANTIZERS["w4pc"](), calibration, {
       damp: DAMP,
       progress: false,
     });

@@ -21,8 +21,8 @@ if (import.meta.main) {
     method: "comq",
     bits: BITS,
     quantizeModel: (model, q, calibration) =>
-      lb.comq(model, q, { calibration, iterations: ITERATIONS }),
-    solver: async (w, h, q) => (await lb.comqLayer(w, h, q, { iterations: ITERATIONS })).weight,
+      lb.methods.comq(model, q, { calibration, iterations: ITERATIONS }),
+    solver: async (w, h, q) => (await lb.methods.comqLayer(w, h, q, { iterations: ITERATIONS })).weight,
     settings: { comq: { iterations: ITERATIONS, order: "greedy", updateScales: true } },
   });
 }

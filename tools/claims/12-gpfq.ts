@@ -18,8 +18,8 @@ if (import.meta.main) {
     notebook: "12-gpfq",
     method: "gpfq",
     bits: BITS,
-    quantizeModel: (model, q, calibration) => lb.gpfq(model, q, { calibration }),
-    solver: async (w, h, q) => (await lb.gpfqLayer(w, h, q)).weight,
+    quantizeModel: (model, q, calibration) => lb.methods.gpfq(model, q, { calibration }),
+    solver: async (w, h, q) => (await lb.methods.gpfqLayer(w, h, q)).weight,
     settings: {
       gpfq: { order: "natural", alphabet: "the RTN grid of the quantizer (min-max group scales)" },
     },

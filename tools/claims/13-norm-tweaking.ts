@@ -155,7 +155,7 @@ if (import.meta.main) {
     const q = c.mse ? lb.int(c.bits, { range: MSE }) : lb.int(c.bits);
     using model = await lb.loadModel(path("data/tiny"));
     if (c.seed === null) {
-      const r = await lb.rtn(model, q);
+      const r = await lb.methods.rtn(model, q);
       await log({
         method: c.method,
         bits: c.bits,
@@ -165,7 +165,7 @@ if (import.meta.main) {
       });
     } else {
       const calibration = lb.calibrationSequences(train, { ...CALIBRATION, seed: c.seed });
-      const r = await lb.normTweaking(model, calibration, {
+      const r = await lb.methods.normTweaking(model, calibration, {
         weight: q,
         base: c.base,
         tweak: c.tweak,

@@ -101,7 +101,7 @@ if (import.meta.main) {
       ...await evaluate(model, text),
     });
     using before = model.forward(firstWindows(text));
-    await lb.crossLayerEqualize(model);
+    await lb.methods.crossLayerEqualize(model);
     using after = model.forward(firstWindows(text));
     log({
       method: "cle-fp32",
@@ -116,7 +116,7 @@ if (import.meta.main) {
   for (const bits of [4, 8]) {
     for (const [method, equalize] of [["rtn", false], ["cle", true]] as const) {
       using model = await load();
-      const r = await lb.dfq(model, perTensor(bits), { equalize });
+      const r = await lb.methods.dfq(model, perTensor(bits), { equalize });
       log({
         method,
         bits,
@@ -135,7 +135,7 @@ if (import.meta.main) {
     ] as const
   ) {
     using model = await load();
-    const r = await lb.dfq(model, q, { equalize });
+    const r = await lb.methods.dfq(model, q, { equalize });
     log({
       method,
       bits: 4,
@@ -149,7 +149,7 @@ if (import.meta.main) {
     const calibration = lb.calibrationSequences(train, { ...CALIBRATION, seed });
     {
       using model = await load();
-      const r = await lb.dfq(model, perTensor(4), { sequences: calibration });
+      const r = await lb.methods.dfq(model, perTensor(4), { sequences: calibration });
       log({
         method: "cle+bc",
         bits: 4,
@@ -162,7 +162,7 @@ if (import.meta.main) {
     }
     {
       using model = await load();
-      const r = await lb.gptqModel(model, lb.int(4), calibration, { progress: false });
+      const r = await lb.methods.gptqModel(model, lb.int(4), calibration, { progress: false });
       log({
         method: "gptq",
         bits: 4,

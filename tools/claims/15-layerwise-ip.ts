@@ -128,7 +128,7 @@ if (import.meta.main) {
   if (stored("uniform-rtn", null, true)) log(stored("uniform-rtn", null, true)!);
   else {
     using model = await load();
-    const r = await lb.rtn(model, uniformQ);
+    const r = await lb.methods.rtn(model, uniformQ);
     log({
       method: "uniform-rtn",
       seed: null,
@@ -164,7 +164,7 @@ if (import.meta.main) {
       if (again) log(again);
       else {
         using model = await load();
-        const r = await lb.layerwiseIp(model, {
+        const r = await lb.methods.layerwiseIp(model, {
           avgBits: BUDGET,
           sensitivity,
           calibration: solver === "comq" ? calibration : undefined,
@@ -179,7 +179,7 @@ if (import.meta.main) {
       if (solver === "comq" && stored("uniform-comq", seed)) log(stored("uniform-comq", seed)!);
       else if (solver === "comq") {
         using model = await load();
-        const r = await lb.comq(model, uniformQ, { calibration });
+        const r = await lb.methods.comq(model, uniformQ, { calibration });
         log({
           method: "uniform-comq",
           bitsPerWeight: r.bitsPerWeight,

@@ -83,7 +83,7 @@ export type LayerSolver = (w: lb.Tensor, h: lb.Tensor, q: lb.Quantizer) => Promi
 
 /** GPTQ as a {@link LayerSolver}. */
 export const gptqSolver: LayerSolver = async (w, h, q) => {
-  const r = await lb.gptq(w, h, q, { damp: DAMP });
+  const r = await lb.methods.gptq(w, h, q, { damp: DAMP });
   const out = lb.ops.contiguous(r.dequantized);
   r.dispose();
   return out;
@@ -128,7 +128,7 @@ export interface HessianSweep {
     model: lb.LlamaModel,
     q: lb.Quantizer,
     calibration: Int32Array[],
-  ) => Promise<lb.HessianQuantReport>;
+  ) => Promise<lb.methods.HessianQuantReport>;
   /** The same method on one layer. */
   solver: LayerSolver;
   /** Method settings to record. */
@@ -183,7 +183,7 @@ export async function runHessianSweep(s: HessianSweep): Promise<void> {
   for (const bits of s.bits) {
     for (const mse of [false, true]) {
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.rtn(model, quantizer(bits, mse));
+      const r = await lb.methods.rtn(model, quantizer(bits, mse));
       for (const seed of SEEDS) {
         log({
           method: mse ? "rtn-mse" : "rtn",
@@ -198,7 +198,7 @@ export async function runHessianSweep(s: HessianSweep): Promise<void> {
       const calibration = lb.calibrationSequences(train, { ...CALIBRATION, seed });
       {
         using model = await lb.loadModel(path("data/tiny"));
-        const r = await lb.gptqModel(model, quantizer(bits), calibration, {
+        const r = await lb.methods.gptqModel(model, quantizer(bits), calibration, {
           damp: DAMP,
           progress: false,
         });
