@@ -121,7 +121,8 @@ export const METHODS: Record<string, Method> = {
     calibrated: true,
   },
   lqer: {
-    run: (m, c, s) => lb.methods.lqer(m, c.weight, { rank: 8, sequences: s, act: c.act, progress: false }),
+    run: (m, c, s) =>
+      lb.methods.lqer(m, c.weight, { rank: 8, sequences: s, act: c.act, progress: false }),
     configs: BASE,
     calibrated: true,
   },

@@ -86,7 +86,10 @@ if (import.meta.main) {
       const calibration = lb.calibrationSequences(train, { ...CALIBRATION, seed });
       for (const [grid, q] of grids) {
         using model = await lb.loadModel(path("data/tiny"));
-        const r = await lb.methods.gptqModel(model, q, calibration, { damp: DAMP, progress: false });
+        const r = await lb.methods.gptqModel(model, q, calibration, {
+          damp: DAMP,
+          progress: false,
+        });
         log({
           method: "gptq",
           bits,

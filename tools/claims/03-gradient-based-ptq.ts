@@ -113,7 +113,10 @@ if (import.meta.main) {
         continue;
       }
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.methods.gptqModel(model, mse, calibration, { ...options, progress: false });
+      const r = await lb.methods.gptqModel(model, mse, calibration, {
+        ...options,
+        progress: false,
+      });
       log({
         method,
         seed,

@@ -151,7 +151,10 @@ if (import.meta.main) {
       if (reuse("gptq-mse", bits, seed)) continue;
       const sequences = lb.calibrationSequences(train, { ...CALIBRATION, seed });
       using model = await lb.loadModel(path("data/tiny"));
-      const r = await lb.methods.gptqModel(model, qMse(bits), sequences, { damp: DAMP, progress: false });
+      const r = await lb.methods.gptqModel(model, qMse(bits), sequences, {
+        damp: DAMP,
+        progress: false,
+      });
       log({
         method: "gptq-mse",
         bits,

@@ -22,7 +22,8 @@ if (import.meta.main) {
     bits: BITS,
     quantizeModel: (model, q, calibration) =>
       lb.methods.comq(model, q, { calibration, iterations: ITERATIONS }),
-    solver: async (w, h, q) => (await lb.methods.comqLayer(w, h, q, { iterations: ITERATIONS })).weight,
+    solver: async (w, h, q) =>
+      (await lb.methods.comqLayer(w, h, q, { iterations: ITERATIONS })).weight,
     settings: { comq: { iterations: ITERATIONS, order: "greedy", updateScales: true } },
   });
 }
