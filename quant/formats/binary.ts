@@ -15,12 +15,12 @@
 
 import {
   type BlockFormat,
-  blockLayout,
   checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
+  quantizeBlocks,
   type QuantizedBlocks,
 } from "./format.ts";
 
@@ -77,20 +77,19 @@ export function binaryFormat(blockSize = 0): BlockFormat {
     bitsPerWeight: 1 + (blockSize ? 32 / blockSize : 0),
     quantize(x: ArrayLike<number>): QuantizedBlocks {
       checkedAmax(x, name);
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Float32Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        let sum = 0;
-        for (let i = start; i < end; i++) {
-          sum += Math.abs(x[i]);
-          codes[i] = binaryElement.encode(x[i]);
-        }
-        scales[b] = end > start ? sum / (end - start) : 0;
-      }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+      return quantizeBlocks(x, {
+        name,
+        blockSize,
+        scales: "f32",
+        block(start, end, codes) {
+          let sum = 0;
+          for (let i = start; i < end; i++) {
+            sum += Math.abs(x[i]);
+            codes[i] = binaryElement.encode(x[i]);
+          }
+          return end > start ? sum / (end - start) : 0;
+        },
+      });
     },
     dequantize(q: QuantizedBlocks): Float32Array {
       checkBlocks(q, name);

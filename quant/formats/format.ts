@@ -210,6 +210,48 @@ export function blockLayout(length: number, blockSize: number): { size: number; 
   return { size, count: Math.ceil(length / size) };
 }
 
+/** Options of {@link quantizeBlocks}. */
+export interface QuantizeBlocksOptions {
+  /** The block format's name, recorded in the result. */
+  name: string;
+  /** Elements per block; 0 means one block over the whole input. */
+  blockSize: number;
+  /** How scales are stored: f32 values, or 8-bit codes of a scale format. */
+  scales: "f32" | "code";
+  /** Writes the codes of `x[start, end)` into `codes` and returns the block's scale. */
+  block(start: number, end: number, codes: Uint8Array): number;
+}
+
+/**
+ * The per-block loop every block format shares: splits `x` with
+ * {@link blockLayout}, lets `options.block` encode each block and give its
+ * scale, and returns the codes and scales as {@link QuantizedBlocks}.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { quantizeBlocks } from "./format.ts";
+ * const q = quantizeBlocks([1, 2, 3], {
+ *   name: "demo", blockSize: 2, scales: "f32",
+ *   block: (start, end, codes) => { codes.fill(1, start, end); return end - start; },
+ * });
+ * assert(Array.from(q.scales).join() === "2,1" && q.codes.join() === "1,1,1");
+ * ```
+ */
+export function quantizeBlocks(
+  x: ArrayLike<number>,
+  options: QuantizeBlocksOptions,
+): QuantizedBlocks {
+  const { size, count } = blockLayout(x.length, options.blockSize);
+  const codes = new Uint8Array(x.length);
+  const scales = options.scales === "f32" ? new Float32Array(count) : new Uint8Array(count);
+  for (let b = 0; b < count; b++) {
+    const start = b * size;
+    scales[b] = options.block(start, Math.min(start + size, x.length), codes);
+  }
+  return { format: options.name, length: x.length, blockSize: size, codes, scales };
+}
+
 /**
  * Throws a TypeError unless `q` was produced by the block format named `name`.
  *

@@ -17,12 +17,12 @@
 
 import {
   type BlockFormat,
-  blockLayout,
   checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
+  quantizeBlocks,
   type QuantizedBlocks,
 } from "./format.ts";
 
@@ -109,19 +109,18 @@ export function nf4Format(blockSize = NF4_BLOCK_SIZE): BlockFormat {
     blockSize,
     bitsPerWeight: 4 + (blockSize === 0 ? 0 : 32 / blockSize),
     quantize(x: ArrayLike<number>): QuantizedBlocks {
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Float32Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        const absmax = Math.fround(checkedAmax(x, name, start, end));
-        scales[b] = absmax;
-        for (let i = start; i < end; i++) {
-          codes[i] = absmax === 0 ? 7 : nf4Element.encode(Math.fround(x[i] / absmax));
-        }
-      }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+      return quantizeBlocks(x, {
+        name,
+        blockSize,
+        scales: "f32",
+        block(start, end, codes) {
+          const absmax = Math.fround(checkedAmax(x, name, start, end));
+          for (let i = start; i < end; i++) {
+            codes[i] = absmax === 0 ? 7 : nf4Element.encode(Math.fround(x[i] / absmax));
+          }
+          return absmax;
+        },
+      });
     },
     dequantize(q: QuantizedBlocks): Float32Array {
       checkBlocks(q, name);

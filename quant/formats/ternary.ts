@@ -22,10 +22,10 @@
 
 import {
   type BlockFormat,
-  blockLayout,
   checkBlocks,
   checkedAmax,
   type ElementFormat,
+  quantizeBlocks,
   type QuantizedBlocks,
 } from "./format.ts";
 import { intFormat } from "./int.ts";
@@ -129,17 +129,16 @@ export function ternaryFormat(options: TernaryOptions = {}): BlockFormat {
     bitsPerWeight: 2 + (blockSize ? 32 / blockSize : 0),
     quantize(x: ArrayLike<number>): QuantizedBlocks {
       checkedAmax(x, name);
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Float32Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        const s = Math.fround(Math.max(ternaryGamma(x, method, start, end), eps));
-        scales[b] = s;
-        for (let i = start; i < end; i++) codes[i] = encodeTernary(x[i], s);
-      }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+      return quantizeBlocks(x, {
+        name,
+        blockSize,
+        scales: "f32",
+        block(start, end, codes) {
+          const s = Math.fround(Math.max(ternaryGamma(x, method, start, end), eps));
+          for (let i = start; i < end; i++) codes[i] = encodeTernary(x[i], s);
+          return s;
+        },
+      });
     },
     dequantize(q: QuantizedBlocks): Float32Array {
       checkBlocks(q, name);
