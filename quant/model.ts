@@ -187,6 +187,41 @@ export function taskSequences(t: ModelTask, method: string): readonly ArrayLike<
   return t.sequences;
 }
 
+/** A call of a whole-model method from its typed wrapper (see {@link quantizeCalibrated}). */
+export interface CalibratedCall {
+  /** The method's registry name. */
+  method: string;
+  /** Calibration windows. */
+  sequences: readonly ArrayLike<number>[];
+  /** The weight quantizer, for methods that take one. */
+  quantizer?: Quantizer;
+  /** Per-token activation quantizer, for methods that take one. */
+  act?: Quantizer;
+  /** Show a progress bar. Default false. */
+  progress?: boolean;
+  /** The method's own options: what is left of the wrapper's options. */
+  options: Record<string, unknown>;
+}
+
+/**
+ * {@link quantizeModel} as the typed wrappers of whole-model methods (`awq`,
+ * `aqas`, `normTweaking`, `llmFp4`) call it: calibration from
+ * `call.sequences`, progress off unless asked, the report typed as `R`.
+ */
+export async function quantizeCalibrated<R extends QuantReport>(
+  model: LlamaModel,
+  call: CalibratedCall,
+): Promise<R> {
+  return await quantizeModel(model, {
+    method: call.method,
+    quantizer: call.quantizer,
+    act: call.act,
+    calibration: { sequences: call.sequences },
+    options: call.options,
+    progress: call.progress ?? false,
+  }) as R;
+}
+
 /** The weight quantizer of a whole-model task, or an error naming the method. */
 export function taskQuantizer(t: ModelTask, method: string): Quantizer {
   if (!t.quantizer) throw new TypeError(`quantizeModel ${method}: config.quantizer is required`);

@@ -43,7 +43,7 @@ import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
 import {
   type ModelMethod,
-  quantizeModel,
+  quantizeCalibrated,
   taskPerTokenAct,
   taskQuantizer,
   taskSequences,
@@ -222,14 +222,14 @@ export async function aqas(
   options: AqasOptions,
 ): Promise<AqasReport> {
   const { weight, act, progress, ...rest } = options;
-  return await quantizeModel(model, {
+  return await quantizeCalibrated<AqasReport>(model, {
     method: "aqas",
+    sequences,
     quantizer: weight,
     act,
-    calibration: { sequences },
+    progress,
     options: rest,
-    progress: progress ?? false,
-  }) as AqasReport;
+  });
 }
 
 /** AQAS's record in the method registry (options: {@link AqasOptions} without weight/act). */

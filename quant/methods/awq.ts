@@ -46,7 +46,7 @@ import { DenseLinear } from "../../model/linear.ts";
 import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
 import {
   type ModelMethod,
-  quantizeModel,
+  quantizeCalibrated,
   taskPerTokenAct,
   taskQuantizer,
   taskSequences,
@@ -296,14 +296,14 @@ export async function awq(
   options: AwqOptions,
 ): Promise<AwqReport> {
   const { sequences, act, progress, ...rest } = options;
-  return await quantizeModel(model, {
+  return await quantizeCalibrated<AwqReport>(model, {
     method: "awq",
+    sequences,
     quantizer: q,
     act,
-    calibration: { sequences },
+    progress,
     options: rest,
-    progress: progress ?? false,
-  }) as AwqReport;
+  });
 }
 
 /** AWQ's record in the method registry (options: {@link AwqOptions}). */
