@@ -199,26 +199,28 @@ export interface CalibratedCall {
   act?: Quantizer;
   /** Show a progress bar. Default false. */
   progress?: boolean;
-  /** The method's own options: what is left of the wrapper's options. */
-  options: Record<string, unknown>;
+  /** Every other key is one of the method's own options. */
+  [option: string]: unknown;
 }
 
 /**
  * {@link quantizeModel} as the typed wrappers of whole-model methods (`awq`,
  * `aqas`, `normTweaking`, `llmFp4`) call it: calibration from
- * `call.sequences`, progress off unless asked, the report typed as `R`.
+ * `call.sequences`, progress off unless asked, the keys not named in
+ * {@link CalibratedCall} as the method's options, the report typed as `R`.
  */
 export async function quantizeCalibrated<R extends QuantReport>(
   model: LlamaModel,
   call: CalibratedCall,
 ): Promise<R> {
+  const { method, sequences, quantizer, act, progress, ...options } = call;
   return await quantizeModel(model, {
-    method: call.method,
-    quantizer: call.quantizer,
-    act: call.act,
-    calibration: { sequences: call.sequences },
-    options: call.options,
-    progress: call.progress ?? false,
+    method,
+    quantizer,
+    act,
+    calibration: { sequences },
+    options,
+    progress: progress ?? false,
   }) as R;
 }
 

@@ -221,14 +221,12 @@ export async function aqas(
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,
 ): Promise<AqasReport> {
-  const { weight, act, progress, ...rest } = options;
+  const { weight, ...rest } = options;
   return await quantizeCalibrated<AqasReport>(model, {
+    ...rest,
     method: "aqas",
     sequences,
     quantizer: weight,
-    act,
-    progress,
-    options: rest,
   });
 }
 

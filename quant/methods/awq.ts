@@ -295,15 +295,7 @@ export async function awq(
   q: Quantizer,
   options: AwqOptions,
 ): Promise<AwqReport> {
-  const { sequences, act, progress, ...rest } = options;
-  return await quantizeCalibrated<AwqReport>(model, {
-    method: "awq",
-    sequences,
-    quantizer: q,
-    act,
-    progress,
-    options: rest,
-  });
+  return await quantizeCalibrated<AwqReport>(model, { ...options, method: "awq", quantizer: q });
 }
 
 /** AWQ's record in the method registry (options: {@link AwqOptions}). */

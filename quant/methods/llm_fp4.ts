@@ -277,12 +277,10 @@ export async function llmFp4(
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},
 ): Promise<LlmFp4Report> {
-  const { progress, ...rest } = options;
   return await quantizeCalibrated<LlmFp4Report>(model, {
+    ...options,
     method: "llm_fp4",
     sequences,
-    progress,
-    options: rest,
   });
 }
 

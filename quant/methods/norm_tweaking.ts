@@ -153,13 +153,12 @@ export async function normTweaking(
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,
 ): Promise<NormTweakingReport> {
-  const { weight, progress, ...rest } = options;
+  const { weight, ...rest } = options;
   return await quantizeCalibrated<NormTweakingReport>(model, {
+    ...rest,
     method: "norm_tweaking",
     sequences,
     quantizer: weight,
-    progress,
-    options: rest,
   });
 }
 
