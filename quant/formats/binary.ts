@@ -15,13 +15,11 @@
 
 import {
   type BlockFormat,
-  checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
-  quantizeBlocks,
-  type QuantizedBlocks,
+  f32ScaledFormat,
 } from "./format.ts";
 
 const BINARY_VALUES = new Float32Array([1, -1]);
@@ -69,37 +67,20 @@ export const binaryElement: ElementFormat = {
  */
 export function binaryFormat(blockSize = 0): BlockFormat {
   const name = `binary${blockSize ? `_g${blockSize}` : ""}`;
-  return {
-    name,
+  return f32ScaledFormat(name, {
     element: binaryElement,
-    scaleFormat: null,
     blockSize,
-    bitsPerWeight: 1 + (blockSize ? 32 / blockSize : 0),
-    quantize(x: ArrayLike<number>): QuantizedBlocks {
-      checkedAmax(x, name);
-      return quantizeBlocks(x, {
-        name,
-        blockSize,
-        scales: "f32",
-        block(start, end, codes) {
-          let sum = 0;
-          for (let i = start; i < end; i++) {
-            sum += Math.abs(x[i]);
-            codes[i] = binaryElement.encode(x[i]);
-          }
-          return end > start ? sum / (end - start) : 0;
-        },
-      });
-    },
-    dequantize(q: QuantizedBlocks): Float32Array {
-      checkBlocks(q, name);
-      const out = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) {
-        out[i] = BINARY_VALUES[q.codes[i]] * q.scales[Math.floor(i / q.blockSize)];
+    decode: (c) => BINARY_VALUES[c],
+    check: (x) => checkedAmax(x, name),
+    block(x, start, end, codes) {
+      let sum = 0;
+      for (let i = start; i < end; i++) {
+        sum += Math.abs(x[i]);
+        codes[i] = binaryElement.encode(x[i]);
       }
-      return out;
+      return end > start ? sum / (end - start) : 0;
     },
-  };
+  });
 }
 
 /** Per-tensor binary (sign × mean |w|). */

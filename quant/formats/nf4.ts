@@ -17,13 +17,11 @@
 
 import {
   type BlockFormat,
-  checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
-  quantizeBlocks,
-  type QuantizedBlocks,
+  f32ScaledFormat,
 } from "./format.ts";
 
 /**
@@ -102,35 +100,18 @@ export const NF4_BLOCK_SIZE = 64;
  */
 export function nf4Format(blockSize = NF4_BLOCK_SIZE): BlockFormat {
   const name = blockSize === NF4_BLOCK_SIZE ? "nf4" : `nf4_g${blockSize}`;
-  return {
-    name,
+  return f32ScaledFormat(name, {
     element: nf4Element,
-    scaleFormat: null,
     blockSize,
-    bitsPerWeight: 4 + (blockSize === 0 ? 0 : 32 / blockSize),
-    quantize(x: ArrayLike<number>): QuantizedBlocks {
-      return quantizeBlocks(x, {
-        name,
-        blockSize,
-        scales: "f32",
-        block(start, end, codes) {
-          const absmax = Math.fround(checkedAmax(x, name, start, end));
-          for (let i = start; i < end; i++) {
-            codes[i] = absmax === 0 ? 7 : nf4Element.encode(Math.fround(x[i] / absmax));
-          }
-          return absmax;
-        },
-      });
-    },
-    dequantize(q: QuantizedBlocks): Float32Array {
-      checkBlocks(q, name);
-      const out = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) {
-        out[i] = NF4_VALUES[q.codes[i]] * q.scales[Math.floor(i / q.blockSize)];
+    decode: (c) => NF4_VALUES[c],
+    block(x, start, end, codes) {
+      const absmax = Math.fround(checkedAmax(x, name, start, end));
+      for (let i = start; i < end; i++) {
+        codes[i] = absmax === 0 ? 7 : nf4Element.encode(Math.fround(x[i] / absmax));
       }
-      return out;
+      return absmax;
     },
-  };
+  });
 }
 
 /** NF4 with absmax blocks of 64 (QLoRA's setting, without double quantization). */

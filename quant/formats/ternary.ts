@@ -20,14 +20,7 @@
  * @module
  */
 
-import {
-  type BlockFormat,
-  checkBlocks,
-  checkedAmax,
-  type ElementFormat,
-  quantizeBlocks,
-  type QuantizedBlocks,
-} from "./format.ts";
+import { type BlockFormat, checkedAmax, type ElementFormat, f32ScaledFormat } from "./format.ts";
 import { intFormat } from "./int.ts";
 
 /** The ternary element: 2-bit restricted-range integer {−1, 0, 1}. */
@@ -121,34 +114,16 @@ export function ternaryFormat(options: TernaryOptions = {}): BlockFormat {
   const blockSize = options.blockSize ?? 0;
   const eps = options.eps ?? 1e-5;
   const name = `ternary_${method}${blockSize ? `_g${blockSize}` : ""}`;
-  return {
-    name,
+  return f32ScaledFormat(name, {
     element: ternaryElement,
-    scaleFormat: null,
     blockSize,
-    bitsPerWeight: 2 + (blockSize ? 32 / blockSize : 0),
-    quantize(x: ArrayLike<number>): QuantizedBlocks {
-      checkedAmax(x, name);
-      return quantizeBlocks(x, {
-        name,
-        blockSize,
-        scales: "f32",
-        block(start, end, codes) {
-          const s = Math.fround(Math.max(ternaryGamma(x, method, start, end), eps));
-          for (let i = start; i < end; i++) codes[i] = encodeTernary(x[i], s);
-          return s;
-        },
-      });
+    check: (x) => checkedAmax(x, name),
+    block(x, start, end, codes) {
+      const s = Math.fround(Math.max(ternaryGamma(x, method, start, end), eps));
+      for (let i = start; i < end; i++) codes[i] = encodeTernary(x[i], s);
+      return s;
     },
-    dequantize(q: QuantizedBlocks): Float32Array {
-      checkBlocks(q, name);
-      const out = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) {
-        out[i] = ternaryElement.decode(q.codes[i]) * q.scales[Math.floor(i / q.blockSize)];
-      }
-      return out;
-    },
-  };
+  });
 }
 
 /** BitNet b1.58: per-tensor absmean ternary. */
