@@ -34,6 +34,7 @@ import {
   rowWords,
 } from "../kernels/lowbit/layout.ts";
 import { hasDot4I8, planW8A8, quantizeInt8Rows } from "../kernels/lowbit/w8a8.ts";
+import { formats } from "../mod.ts";
 
 const args = parseArgs();
 const quick = args.has("quick");
@@ -98,6 +99,7 @@ function makeWeight(s: Spec, N: number, K: number): { w: PackedWeight | Tensor; 
     scales,
     zeros: s.zeros ? randomF16([N, G]) : undefined,
     tensorScale: format === "nvfp4" ? 0.5 : undefined,
+    codebook: format === "nf4" ? formats.NF4_VALUES : undefined,
   });
   return { w, bytes: words.byteLength + scaleBytes * (s.zeros ? 2 : 1) };
 }

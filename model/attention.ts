@@ -33,7 +33,7 @@
  * @module
  */
 import { Tensor } from "../kernels/tensor.ts";
-import { gemm } from "../kernels/ops/matmul.ts";
+import { gemm, type MatrixView } from "../kernels/ops/matmul.ts";
 import { softmax } from "../kernels/ops/softmax.ts";
 import { cast } from "../kernels/ops/elementwise.ts";
 
@@ -113,25 +113,20 @@ export function causalAttention(
   );
   for (let b0 = 0; b0 < B; b0 += perPass) {
     const nb = Math.min(perPass, B - b0);
+    // Head `col` of a `[B·T, width·D]` tensor, for sequences b0 … b0+nb−1: a batch of [T, D].
+    const head = (t: Tensor, width: number, col: number): MatrixView => ({
+      buffer: t.buffer,
+      offset: b0 * T * width * D + col * D,
+      ld: width * D,
+      batchStride: T * width * D,
+      dtype,
+    });
     for (let h = 0; h < H; h++) {
       const g = Math.floor(h / rep);
       using scores = Tensor.empty([nb, T, T], "f32");
       gemm({
-        a: {
-          buffer: q.buffer,
-          offset: b0 * T * H * D + h * D,
-          ld: H * D,
-          batchStride: T * H * D,
-          dtype,
-        },
-        b: {
-          buffer: k.buffer,
-          offset: b0 * T * KV * D + g * D,
-          ld: KV * D,
-          batchStride: T * KV * D,
-          trans: true,
-          dtype,
-        },
+        a: head(q, H, h),
+        b: { ...head(k, KV, g), trans: true },
         c: { buffer: scores.buffer, offset: 0, ld: T, batchStride: T * T, dtype: "f32" },
         M: T,
         N: T,
@@ -145,20 +140,8 @@ export function causalAttention(
       const p = p16 ?? p32;
       gemm({
         a: { buffer: p.buffer, offset: 0, ld: T, batchStride: T * T, dtype },
-        b: {
-          buffer: v.buffer,
-          offset: b0 * T * KV * D + g * D,
-          ld: KV * D,
-          batchStride: T * KV * D,
-          dtype,
-        },
-        c: {
-          buffer: out.buffer,
-          offset: b0 * T * H * D + h * D,
-          ld: H * D,
-          batchStride: T * H * D,
-          dtype,
-        },
+        b: head(v, KV, g),
+        c: head(out, H, h),
         M: T,
         N: D,
         K: T,

@@ -127,32 +127,34 @@ class Fields {
   }
 
   int(key: string, fallback?: number, obj = this.raw, prefix = ""): number {
-    const v = obj[key];
-    if (v === undefined || v === null) {
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(this.file, prefix + key, "is missing; expected a positive integer");
-    }
-    if (typeof v !== "number" || !Number.isSafeInteger(v) || v <= 0) {
-      throw new ConfigError(
-        this.file,
-        prefix + key,
-        `is ${JSON.stringify(v)}; expected a positive integer`,
-      );
-    }
-    return v;
+    return this.positive(key, { kind: "integer", fallback, obj, prefix });
   }
 
   num(key: string, fallback?: number, obj = this.raw, prefix = ""): number {
-    const v = obj[key];
+    return this.positive(key, { kind: "number", fallback, obj, prefix });
+  }
+
+  /** A positive safe integer (`kind: "integer"`) or positive finite number at `obj[key]`. */
+  private positive(
+    key: string,
+    o: {
+      kind: "integer" | "number";
+      fallback?: number;
+      obj: Record<string, unknown>;
+      prefix: string;
+    },
+  ): number {
+    const v = o.obj[key];
     if (v === undefined || v === null) {
-      if (fallback !== undefined) return fallback;
-      throw new ConfigError(this.file, prefix + key, "is missing; expected a positive number");
+      if (o.fallback !== undefined) return o.fallback;
+      throw new ConfigError(this.file, o.prefix + key, `is missing; expected a positive ${o.kind}`);
     }
-    if (typeof v !== "number" || !Number.isFinite(v) || v <= 0) {
+    const ok = o.kind === "integer" ? Number.isSafeInteger : Number.isFinite;
+    if (typeof v !== "number" || !ok(v) || v <= 0) {
       throw new ConfigError(
         this.file,
-        prefix + key,
-        `is ${JSON.stringify(v)}; expected a positive number`,
+        o.prefix + key,
+        `is ${JSON.stringify(v)}; expected a positive ${o.kind}`,
       );
     }
     return v;

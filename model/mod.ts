@@ -72,6 +72,7 @@ export {
   type TokenIds,
   toTokenBatch,
 } from "./llama.ts";
+export { randomLlama, type RandomLlamaOptions, TINY_LLAMA_CONFIG } from "./random_llama.ts";
 export {
   loadModel,
   type LoadModelOptions,

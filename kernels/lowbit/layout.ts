@@ -34,7 +34,8 @@
  * - `ternary`, `ternary5`: 0 → 0, 1 → +1, 3 → −1 (2 is reserved and rejected).
  * - `binary`: 0 → +1, 1 → −1.
  * - `fp4`, `nvfp4`, `mxfp4`: E2M1 (sign bit 3, exponent bits 2–1, mantissa bit 0).
- * - `nf4`: index into QLoRA's 16 NormalFloat levels (ascending).
+ * - `nf4`: index into QLoRA's 16 NormalFloat levels (ascending), which the
+ *   weight carries as its `codebook` (the kernels hold no level values).
  * - `codebookB` (B = 1…8): index into a user table of 2^B f32 values.
  *
  * ## Scales

@@ -168,17 +168,20 @@ export function packBinary(
 export interface PackNf4Options extends Scaled {
   /** Block size (default 64, or K when K < 64). */
   groupSize?: number;
+  /** The 16 NF4 levels by code, e.g. `formats.NF4_VALUES` (the kernels hold no table). */
+  codebook: ArrayLike<number>;
 }
 
 /**
- * NF4 codes with absmax scales per block of 64.
+ * NF4 codes with absmax scales per block of 64, decoded through the 16 levels
+ * given as `options.codebook`.
  *
  * @example
  * ```ts
- * import { initGPU } from "../../mod.ts";
+ * import { formats, initGPU } from "../../mod.ts";
  * import { packNf4 } from "./pack.ts";
  * await initGPU();
- * using w = packNf4(new Array(128).fill(7), [1, 128], { scales: [1, 1] });
+ * using w = packNf4(new Array(128).fill(7), [1, 128], { scales: [1, 1], codebook: formats.NF4_VALUES });
  * console.log(w.groupSize); // 64
  * ```
  */

@@ -15,13 +15,11 @@
 
 import {
   type BlockFormat,
-  blockLayout,
-  checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
-  type QuantizedBlocks,
+  f32ScaledFormat,
 } from "./format.ts";
 
 const BINARY_VALUES = new Float32Array([1, -1]);
@@ -69,38 +67,20 @@ export const binaryElement: ElementFormat = {
  */
 export function binaryFormat(blockSize = 0): BlockFormat {
   const name = `binary${blockSize ? `_g${blockSize}` : ""}`;
-  return {
-    name,
+  return f32ScaledFormat(name, {
     element: binaryElement,
-    scaleFormat: null,
     blockSize,
-    bitsPerWeight: 1 + (blockSize ? 32 / blockSize : 0),
-    quantize(x: ArrayLike<number>): QuantizedBlocks {
-      checkedAmax(x, name);
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Float32Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        let sum = 0;
-        for (let i = start; i < end; i++) {
-          sum += Math.abs(x[i]);
-          codes[i] = binaryElement.encode(x[i]);
-        }
-        scales[b] = end > start ? sum / (end - start) : 0;
+    decode: (c) => BINARY_VALUES[c],
+    check: (x) => checkedAmax(x, name),
+    block(x, start, end, codes) {
+      let sum = 0;
+      for (let i = start; i < end; i++) {
+        sum += Math.abs(x[i]);
+        codes[i] = binaryElement.encode(x[i]);
       }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+      return end > start ? sum / (end - start) : 0;
     },
-    dequantize(q: QuantizedBlocks): Float32Array {
-      checkBlocks(q, name);
-      const out = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) {
-        out[i] = BINARY_VALUES[q.codes[i]] * q.scales[Math.floor(i / q.blockSize)];
-      }
-      return out;
-    },
-  };
+  });
 }
 
 /** Per-tensor binary (sign × mean |w|). */

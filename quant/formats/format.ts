@@ -210,6 +210,108 @@ export function blockLayout(length: number, blockSize: number): { size: number; 
   return { size, count: Math.ceil(length / size) };
 }
 
+/** Options of {@link quantizeBlocks}. */
+export interface QuantizeBlocksOptions {
+  /** The block format's name, recorded in the result. */
+  name: string;
+  /** Elements per block; 0 means one block over the whole input. */
+  blockSize: number;
+  /** How scales are stored: f32 values, or 8-bit codes of a scale format. */
+  scales: "f32" | "code";
+  /** Writes the codes of `x[start, end)` into `codes` and returns the block's scale. */
+  block(start: number, end: number, codes: Uint8Array): number;
+}
+
+/**
+ * The per-block loop every block format shares: splits `x` with
+ * {@link blockLayout}, lets `options.block` encode each block and give its
+ * scale, and returns the codes and scales as {@link QuantizedBlocks}.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { quantizeBlocks } from "./format.ts";
+ * const q = quantizeBlocks([1, 2, 3], {
+ *   name: "demo", blockSize: 2, scales: "f32",
+ *   block: (start, end, codes) => { codes.fill(1, start, end); return end - start; },
+ * });
+ * assert(Array.from(q.scales).join() === "2,1" && q.codes.join() === "1,1,1");
+ * ```
+ */
+export function quantizeBlocks(
+  x: ArrayLike<number>,
+  options: QuantizeBlocksOptions,
+): QuantizedBlocks {
+  const { size, count } = blockLayout(x.length, options.blockSize);
+  const codes = new Uint8Array(x.length);
+  const scales = options.scales === "f32" ? new Float32Array(count) : new Uint8Array(count);
+  for (let b = 0; b < count; b++) {
+    const start = b * size;
+    scales[b] = options.block(start, Math.min(start + size, x.length), codes);
+  }
+  return { format: options.name, length: x.length, blockSize: size, codes, scales };
+}
+
+/** Options of {@link f32ScaledFormat}. */
+export interface F32ScaledFormatOptions {
+  /** The element format of the codes; its `bits` plus 32 per block give the bits per weight. */
+  element: ElementFormat;
+  /** Elements per block; 0 means one block over the whole input. */
+  blockSize: number;
+  /** The value of a code (default `element.decode`). */
+  decode?: (code: number) => number;
+  /** Checks the whole input before any block is encoded. */
+  check?: (x: ArrayLike<number>) => void;
+  /** Writes the codes of `x[start, end)` into `codes` and returns the block's f32 scale. */
+  block(x: ArrayLike<number>, start: number, end: number, codes: Uint8Array): number;
+}
+
+/**
+ * A block format with one f32 scale per block (`scaleFormat` null), as binary,
+ * ternary and NF4 are: {@link quantizeBlocks} with `options.block`, and
+ * values = decode(code) × scale of the block.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { f32ScaledFormat } from "./format.ts";
+ * import { binaryElement } from "./binary.ts";
+ * const sign = f32ScaledFormat("sign", {
+ *   element: binaryElement, blockSize: 0,
+ *   block: (x, start, end, codes) => { for (let i = start; i < end; i++) codes[i] = binaryElement.encode(x[i]); return 2; },
+ * });
+ * assert(Array.from(sign.dequantize(sign.quantize([3, -1]))).join() === "2,-2" && sign.bitsPerWeight === 1);
+ * ```
+ */
+export function f32ScaledFormat(name: string, options: F32ScaledFormatOptions): BlockFormat {
+  const { element, blockSize, check, block } = options;
+  const decode = options.decode ?? ((c: number) => element.decode(c));
+  return {
+    name,
+    element,
+    scaleFormat: null,
+    blockSize,
+    bitsPerWeight: element.bits + (blockSize ? 32 / blockSize : 0),
+    quantize(x: ArrayLike<number>): QuantizedBlocks {
+      check?.(x);
+      return quantizeBlocks(x, {
+        name,
+        blockSize,
+        scales: "f32",
+        block: (start, end, codes) => block(x, start, end, codes),
+      });
+    },
+    dequantize(q: QuantizedBlocks): Float32Array {
+      checkBlocks(q, name);
+      const out = new Float32Array(q.length);
+      for (let i = 0; i < q.length; i++) {
+        out[i] = decode(q.codes[i]) * q.scales[Math.floor(i / q.blockSize)];
+      }
+      return out;
+    },
+  };
+}
+
 /**
  * Throws a TypeError unless `q` was produced by the block format named `name`.
  *

@@ -26,13 +26,13 @@
 
 import {
   type BlockFormat,
-  blockLayout,
   checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
   floorLog2,
+  quantizeBlocks,
   type QuantizedBlocks,
   roundHalfEven,
 } from "./format.ts";
@@ -130,18 +130,17 @@ export function mxFormat(
     bitsPerWeight: element.bits + 8 / blockSize,
     emax,
     quantize(x: ArrayLike<number>): QuantizedBlocks {
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Uint8Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        const shared = mxSharedExponent(checkedAmax(x, name, start, end), emax);
-        scales[b] = e8m0.fromExponent(shared);
-        const inv = 2 ** -shared;
-        for (let i = start; i < end; i++) codes[i] = element.encode(x[i] * inv);
-      }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+      return quantizeBlocks(x, {
+        name,
+        blockSize,
+        scales: "code",
+        block(start, end, codes) {
+          const shared = mxSharedExponent(checkedAmax(x, name, start, end), emax);
+          const inv = 2 ** -shared;
+          for (let i = start; i < end; i++) codes[i] = element.encode(x[i] * inv);
+          return e8m0.fromExponent(shared);
+        },
+      });
     },
     dequantize(q: QuantizedBlocks): Float32Array {
       checkBlocks(q, name);

@@ -17,13 +17,11 @@
 
 import {
   type BlockFormat,
-  blockLayout,
-  checkBlocks,
   checkCode,
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
-  type QuantizedBlocks,
+  f32ScaledFormat,
 } from "./format.ts";
 
 /**
@@ -102,36 +100,18 @@ export const NF4_BLOCK_SIZE = 64;
  */
 export function nf4Format(blockSize = NF4_BLOCK_SIZE): BlockFormat {
   const name = blockSize === NF4_BLOCK_SIZE ? "nf4" : `nf4_g${blockSize}`;
-  return {
-    name,
+  return f32ScaledFormat(name, {
     element: nf4Element,
-    scaleFormat: null,
     blockSize,
-    bitsPerWeight: 4 + (blockSize === 0 ? 0 : 32 / blockSize),
-    quantize(x: ArrayLike<number>): QuantizedBlocks {
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Float32Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        const absmax = Math.fround(checkedAmax(x, name, start, end));
-        scales[b] = absmax;
-        for (let i = start; i < end; i++) {
-          codes[i] = absmax === 0 ? 7 : nf4Element.encode(Math.fround(x[i] / absmax));
-        }
+    decode: (c) => NF4_VALUES[c],
+    block(x, start, end, codes) {
+      const absmax = Math.fround(checkedAmax(x, name, start, end));
+      for (let i = start; i < end; i++) {
+        codes[i] = absmax === 0 ? 7 : nf4Element.encode(Math.fround(x[i] / absmax));
       }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+      return absmax;
     },
-    dequantize(q: QuantizedBlocks): Float32Array {
-      checkBlocks(q, name);
-      const out = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) {
-        out[i] = NF4_VALUES[q.codes[i]] * q.scales[Math.floor(i / q.blockSize)];
-      }
-      return out;
-    },
-  };
+  });
 }
 
 /** NF4 with absmax blocks of 64 (QLoRA's setting, without double quantization). */

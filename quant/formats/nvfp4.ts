@@ -25,10 +25,10 @@
 
 import {
   type BlockFormat,
-  blockLayout,
   checkBlocks,
   checkedAmax,
   F32_MAX,
+  quantizeBlocks,
   type QuantizedBlocks,
 } from "./format.ts";
 import { e2m1, e4m3 } from "./minifloat.ts";
@@ -87,19 +87,19 @@ export function nvfp4Quantize(x: ArrayLike<number>, options: Nvfp4Options = {}):
   const amax = checkedAmax(x, "nvfp4");
   const sEnc = nvfp4TensorEncodeScale(options.tensorAmax ?? amax);
   const sDec = f(1 / sEnc);
-  const { size, count } = blockLayout(x.length, blockSize);
-  const codes = new Uint8Array(x.length);
-  const scales = new Uint8Array(count);
-  for (let b = 0; b < count; b++) {
-    const start = b * size;
-    const end = Math.min(start + size, x.length);
-    const amaxB = f(checkedAmax(x, "nvfp4", start, end));
-    const sb = e4m3.encode(f(f(amaxB / 6) * sEnc));
-    scales[b] = sb;
-    const encB = Math.min(f(1 / f(e4m3.decode(sb) * sDec)), F32_MAX);
-    for (let i = start; i < end; i++) codes[i] = e2m1.encode(f(f(x[i]) * encB));
-  }
-  return { format: "nvfp4", length: x.length, blockSize: size, codes, scales, tensorScale: sDec };
+  const q = quantizeBlocks(x, {
+    name: "nvfp4",
+    blockSize,
+    scales: "code",
+    block(start, end, codes) {
+      const amaxB = f(checkedAmax(x, "nvfp4", start, end));
+      const sb = e4m3.encode(f(f(amaxB / 6) * sEnc));
+      const encB = Math.min(f(1 / f(e4m3.decode(sb) * sDec)), F32_MAX);
+      for (let i = start; i < end; i++) codes[i] = e2m1.encode(f(f(x[i]) * encB));
+      return sb;
+    },
+  });
+  return { ...q, tensorScale: sDec };
 }
 
 /**

@@ -20,14 +20,7 @@
  * @module
  */
 
-import {
-  type BlockFormat,
-  blockLayout,
-  checkBlocks,
-  checkedAmax,
-  type ElementFormat,
-  type QuantizedBlocks,
-} from "./format.ts";
+import { type BlockFormat, checkedAmax, type ElementFormat, f32ScaledFormat } from "./format.ts";
 import { intFormat } from "./int.ts";
 
 /** The ternary element: 2-bit restricted-range integer {−1, 0, 1}. */
@@ -121,35 +114,16 @@ export function ternaryFormat(options: TernaryOptions = {}): BlockFormat {
   const blockSize = options.blockSize ?? 0;
   const eps = options.eps ?? 1e-5;
   const name = `ternary_${method}${blockSize ? `_g${blockSize}` : ""}`;
-  return {
-    name,
+  return f32ScaledFormat(name, {
     element: ternaryElement,
-    scaleFormat: null,
     blockSize,
-    bitsPerWeight: 2 + (blockSize ? 32 / blockSize : 0),
-    quantize(x: ArrayLike<number>): QuantizedBlocks {
-      checkedAmax(x, name);
-      const { size, count } = blockLayout(x.length, blockSize);
-      const codes = new Uint8Array(x.length);
-      const scales = new Float32Array(count);
-      for (let b = 0; b < count; b++) {
-        const start = b * size;
-        const end = Math.min(start + size, x.length);
-        const s = Math.fround(Math.max(ternaryGamma(x, method, start, end), eps));
-        scales[b] = s;
-        for (let i = start; i < end; i++) codes[i] = encodeTernary(x[i], s);
-      }
-      return { format: name, length: x.length, blockSize: size, codes, scales };
+    check: (x) => checkedAmax(x, name),
+    block(x, start, end, codes) {
+      const s = Math.fround(Math.max(ternaryGamma(x, method, start, end), eps));
+      for (let i = start; i < end; i++) codes[i] = encodeTernary(x[i], s);
+      return s;
     },
-    dequantize(q: QuantizedBlocks): Float32Array {
-      checkBlocks(q, name);
-      const out = new Float32Array(q.length);
-      for (let i = 0; i < q.length; i++) {
-        out[i] = ternaryElement.decode(q.codes[i]) * q.scales[Math.floor(i / q.blockSize)];
-      }
-      return out;
-    },
-  };
+  });
 }
 
 /** BitNet b1.58: per-tensor absmean ternary. */

@@ -105,6 +105,65 @@ export async function rtnStart(q: Quantizer, w: Tensor, name: string): Promise<R
   };
 }
 
+/** A checked layer problem of a coordinate method, with its RTN start (see {@link coordinateStart}). */
+export interface CoordinateStart extends Disposable {
+  /** The layer's name, for messages. */
+  name: string;
+  /** The quantizer's integer grid. */
+  grid: IntGrid;
+  /** Rows (outputs) of the weight. */
+  rows: number;
+  /** Columns (inputs) of the weight, and the size of H. */
+  n: number;
+  /** The round-to-nearest start; disposed with this object. */
+  start: RtnStart;
+  /** Σ(w − ŵ)ᵀH(w − ŵ) of the round-to-nearest start. */
+  rtnError: number;
+}
+
+/** The layer a coordinate method solves: `w` `[out, in]`, `h` `[in, in]`, integer quantizer `q`. */
+export interface CoordinateLayer {
+  w: Tensor;
+  h: Tensor;
+  q: Quantizer;
+  /** Name for error messages (default `w.name`, else "weight"). */
+  name?: string;
+}
+
+/**
+ * The first step COMQ and GPFQ share on one layer: checks the quantizer
+ * ({@link intGrid}) and that H is `[in, in]`, then takes the round-to-nearest
+ * start and its error. Errors name `method` and the layer.
+ */
+export async function coordinateStart(
+  method: string,
+  layer: CoordinateLayer,
+): Promise<CoordinateStart> {
+  const { w, h, q } = layer;
+  const name = layer.name ?? w.name ?? "weight";
+  const grid = intGrid(q, `${method} ${name}`);
+  const [rows, n] = w.shape;
+  if (h.shape[0] !== n || h.shape[1] !== n) {
+    throw new RangeError(`${method} ${name}: H ${h} must be [${n}, ${n}] for weight ${w}`);
+  }
+  const start = await rtnStart(q, w, name);
+  try {
+    const rtnError = await layerError(w, start.weight, h);
+    return {
+      name,
+      grid,
+      rows,
+      n,
+      start,
+      rtnError,
+      [Symbol.dispose]: () => start[Symbol.dispose](),
+    };
+  } catch (e) {
+    start[Symbol.dispose]();
+    throw e;
+  }
+}
+
 /** G = (W − Ŵ)·H `[rows, n]`, the gradient of ½‖X(w − ŵ)‖² per row (up to sign). */
 export function residualGrad(w: Tensor, wq: Tensor, h: Tensor): Tensor {
   using r = sub(w, wq);

@@ -43,7 +43,7 @@ import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
 import {
   type ModelMethod,
-  quantizeModel,
+  quantizeCalibrated,
   taskPerTokenAct,
   taskQuantizer,
   taskSequences,
@@ -221,15 +221,13 @@ export async function aqas(
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,
 ): Promise<AqasReport> {
-  const { weight, act, progress, ...rest } = options;
-  return await quantizeModel(model, {
+  const { weight, ...rest } = options;
+  return await quantizeCalibrated<AqasReport>(model, {
+    ...rest,
     method: "aqas",
+    sequences,
     quantizer: weight,
-    act,
-    calibration: { sequences },
-    options: rest,
-    progress: progress ?? false,
-  }) as AqasReport;
+  });
 }
 
 /** AQAS's record in the method registry (options: {@link AqasOptions} without weight/act). */

@@ -25,17 +25,10 @@
  *
  * @example
  * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { expectedTensorNames, parseLlamaConfig } from "../../model/config.ts";
- * import { LlamaModel } from "../../model/llama.ts";
+ * import { initGPU } from "../../mod.ts";
+ * import { randomLlama } from "../../model/random_llama.ts";
  * await initGPU();
- * const config = parseLlamaConfig({
- *   model_type: "llama", hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
- *   num_attention_heads: 2, vocab_size: 16, tie_word_embeddings: true,
- * });
- * const weights = new Map(expectedTensorNames(config).map(({ name, shape }, i) =>
- *   [name, Tensor.randn(shape, { seed: i, std: 0.2 })]));
- * using model = new LlamaModel(config, weights);
+ * using model = randomLlama(); // 1 layer, hidden 32, N(0, 0.2²) weights
  * const sequences = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 0]];
  * import { int } from "../quantizer.ts";
  * import { awq } from "./awq.ts";
@@ -53,7 +46,7 @@ import { DenseLinear } from "../../model/linear.ts";
 import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
 import {
   type ModelMethod,
-  quantizeModel,
+  quantizeCalibrated,
   taskPerTokenAct,
   taskQuantizer,
   taskSequences,
@@ -302,15 +295,7 @@ export async function awq(
   q: Quantizer,
   options: AwqOptions,
 ): Promise<AwqReport> {
-  const { sequences, act, progress, ...rest } = options;
-  return await quantizeModel(model, {
-    method: "awq",
-    quantizer: q,
-    act,
-    calibration: { sequences },
-    options: rest,
-    progress: progress ?? false,
-  }) as AwqReport;
+  return await quantizeCalibrated<AwqReport>(model, { ...options, method: "awq", quantizer: q });
 }
 
 /** AWQ's record in the method registry (options: {@link AwqOptions}). */

@@ -44,12 +44,11 @@ import { coordinateSweep } from "../../kernels/ops/coordinate.ts";
 import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
 import {
+  coordinateStart,
   type HessianQuantReport,
-  intGrid,
   layerError,
   type LayerSolution,
   residualGrad,
-  rtnStart,
   type SequentialOptions,
   sequentialQuantize,
   solveOnGrid,
@@ -98,18 +97,11 @@ export async function comqLayer(
   q: Quantizer,
   options: ComqOptions = {},
 ): Promise<LayerSolution> {
-  const name = options.name ?? w.name ?? "weight";
-  const grid = intGrid(q, `comq ${name}`);
-  const [rows, n] = w.shape;
-  if (h.shape[0] !== n || h.shape[1] !== n) {
-    throw new RangeError(`comq ${name}: H ${h} must be [${n}, ${n}] for weight ${w}`);
-  }
+  // 0. RTN start: δ⁰ by the quantizer's range setting, Q⁰ = round(w/δ⁰)
+  using c = await coordinateStart("comq", { w, h, q, name: options.name });
+  const { grid, rows, n, start, rtnError } = c;
   const iterations = options.iterations ?? 3;
   const updateScales = (options.updateScales ?? true) && q.granularity.kind !== "tensor";
-
-  // 0. RTN start: δ⁰ by the quantizer's range setting, Q⁰ = round(w/δ⁰)
-  using start = await rtnStart(q, w, name);
-  const rtnError = await layerError(w, start.weight, h);
   const groupSize = start.groupSize;
   const groups = n / groupSize;
   const delta = start.scales;

@@ -41,11 +41,10 @@ import { coordinateSweep } from "../../kernels/ops/coordinate.ts";
 import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
 import {
+  coordinateStart,
   type HessianQuantReport,
-  intGrid,
   layerError,
   type LayerSolution,
-  rtnStart,
   type SequentialOptions,
   sequentialQuantize,
   solveOnGrid,
@@ -85,15 +84,9 @@ export async function gpfqLayer(
   q: Quantizer,
   options: GpfqOptions = {},
 ): Promise<LayerSolution> {
-  const name = options.name ?? w.name ?? "weight";
-  const grid = intGrid(q, `gpfq ${name}`);
-  const [rows, n] = w.shape;
-  if (h.shape[0] !== n || h.shape[1] !== n) {
-    throw new RangeError(`gpfq ${name}: H ${h} must be [${n}, ${n}] for weight ${w}`);
-  }
   // the alphabet: the quantizer's grid with its round-to-nearest scales
-  using start = await rtnStart(q, w, name);
-  const rtnError = await layerError(w, start.weight, h);
+  using c = await coordinateStart("gpfq", { w, h, q, name: options.name });
+  const { grid, rows, n, start, rtnError } = c;
   const groups = n / start.groupSize;
   using s = Tensor.fromArray(start.scales, [rows, groups]);
   using z = Tensor.fromArray(start.zeros, [rows, groups]);

@@ -41,7 +41,7 @@ import { absmax, absmaxAll, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
-import { type ModelMethod, quantizeModel, taskSequences } from "../model.ts";
+import { type ModelMethod, quantizeCalibrated, taskSequences } from "../model.ts";
 import { bitsPerWeight, fp } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
 import { type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
@@ -277,13 +277,11 @@ export async function llmFp4(
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},
 ): Promise<LlmFp4Report> {
-  const { progress, ...rest } = options;
-  return await quantizeModel(model, {
+  return await quantizeCalibrated<LlmFp4Report>(model, {
+    ...options,
     method: "llm_fp4",
-    calibration: { sequences },
-    options: rest,
-    progress: progress ?? false,
-  }) as LlmFp4Report;
+    sequences,
+  });
 }
 
 /** LLM-FP4's record in the method registry (options: {@link LlmFp4Options}; no quantizer). */

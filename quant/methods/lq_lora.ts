@@ -163,17 +163,10 @@ export interface LqLoraReport extends QuantReport {
  *
  * @example
  * ```ts
- * import { initGPU, Tensor } from "../../mod.ts";
- * import { expectedTensorNames, parseLlamaConfig } from "../../model/config.ts";
- * import { LlamaModel } from "../../model/llama.ts";
+ * import { initGPU } from "../../mod.ts";
+ * import { randomLlama } from "../../model/random_llama.ts";
  * await initGPU();
- * const config = parseLlamaConfig({
- *   model_type: "llama", hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1,
- *   num_attention_heads: 2, vocab_size: 16, tie_word_embeddings: true,
- * });
- * const weights = new Map(expectedTensorNames(config).map(({ name, shape }, i) =>
- *   [name, Tensor.randn(shape, { seed: i, std: 0.2 })]));
- * using model = new LlamaModel(config, weights);
+ * using model = randomLlama(); // 1 layer, hidden 32, N(0, 0.2²) weights
  * const sequences = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 0]];
  * import { nf4 } from "../quantizer.ts";
  * import { lqLora } from "./lq_lora.ts";

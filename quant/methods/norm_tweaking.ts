@@ -47,7 +47,7 @@ import { matmul } from "../../kernels/ops/matmul.ts";
 import { spdInverse } from "../../kernels/ops/linalg.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
-import { type ModelMethod, quantizeModel, taskQuantizer, taskSequences } from "../model.ts";
+import { type ModelMethod, quantizeCalibrated, taskQuantizer, taskSequences } from "../model.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
@@ -153,14 +153,13 @@ export async function normTweaking(
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,
 ): Promise<NormTweakingReport> {
-  const { weight, progress, ...rest } = options;
-  return await quantizeModel(model, {
+  const { weight, ...rest } = options;
+  return await quantizeCalibrated<NormTweakingReport>(model, {
+    ...rest,
     method: "norm_tweaking",
+    sequences,
     quantizer: weight,
-    calibration: { sequences },
-    options: rest,
-    progress: progress ?? false,
-  }) as NormTweakingReport;
+  });
 }
 
 /** Norm Tweaking's record in the method registry (options: {@link NormTweakingOptions}). */

@@ -11,6 +11,7 @@ import {
 } from "../../../kernels/lowbit/layout.ts";
 import type { PackedWeight } from "../../../kernels/lowbit/layout.ts";
 import type { RefWeight } from "../../reference/lowbit.ts";
+import { NF4_VALUES } from "../../../quant/formats/nf4.ts";
 
 /** A test case: format plus scale options. */
 export interface Case {
@@ -88,6 +89,8 @@ export function randomWeight(
   const codebook = c.format.startsWith("codebook")
     ? Float32Array.from(rng.normal(2 ** bits, 0, 1))
     : undefined;
+  // nf4: the kernel gets quant/'s table; the reference decodes with its own copy (NF4_REF).
+  const levels = c.format === "nf4" ? NF4_VALUES : codebook;
   const ref: RefWeight = {
     format: c.format,
     shape: [N, K],
@@ -107,7 +110,7 @@ export function randomWeight(
     scaleDtype: c.scaleDtype,
     zeros,
     tensorScale,
-    codebook,
+    codebook: levels,
   });
   return { ref, packed };
 }
