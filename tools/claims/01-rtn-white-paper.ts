@@ -19,6 +19,7 @@
  * @module
  */
 import * as lb from "../../mod.ts";
+import { evaluateSlices } from "./_eval.ts";
 
 /** Seeds: evaluation slices for the weight runs, calibration draws for the activations. */
 export const SEEDS = [0, 1, 2];
@@ -40,15 +41,8 @@ const root = new URL("../../", import.meta.url);
 const path = (p: string) => new URL(p, root).pathname;
 
 /** Perplexity of `model` on `text` (slices of CHECK_CHARS) and on its first slice. */
-export async function evaluate(model: lb.LlamaModel, text: string) {
-  let nll = 0, tokens = 0, check = NaN;
-  for (let at = 0; at < text.length; at += CHECK_CHARS) {
-    const r = await lb.perplexity(model, text.slice(at, at + CHECK_CHARS), { seqLen: SEQ_LEN });
-    if (at === 0) check = r.perplexity;
-    nll += r.meanNll * r.tokens;
-    tokens += r.tokens;
-  }
-  return { perplexity: Math.exp(nll / tokens), check, tokens };
+export function evaluate(model: lb.LlamaModel, text: string) {
+  return evaluateSlices(model, text, { checkChars: CHECK_CHARS, seqLen: SEQ_LEN });
 }
 
 /** SQNR (dB) of ACT.layer's inputs on calibration seed `seed`, 4-bit per tensor, by range. */

@@ -21,6 +21,7 @@
  * @module
  */
 import * as lb from "../../mod.ts";
+import { evaluateSlices } from "./_eval.ts";
 
 /** Seeds: calibration seed and evaluation slice of each run. */
 export const SEEDS = [0, 1, 2];
@@ -49,15 +50,8 @@ export function evalSlice(valid: string, seed: number): string {
 }
 
 /** Perplexity of `model` on `text` (sub-slices of CHECK_CHARS) and on its first sub-slice. */
-export async function evaluate(model: lb.LlamaModel, text: string) {
-  let nll = 0, tokens = 0, check = NaN;
-  for (let at = 0; at < text.length; at += CHECK_CHARS) {
-    const r = await lb.perplexity(model, text.slice(at, at + CHECK_CHARS), { seqLen: SEQ_LEN });
-    if (at === 0) check = r.perplexity;
-    nll += r.meanNll * r.tokens;
-    tokens += r.tokens;
-  }
-  return { perplexity: Math.exp(nll / tokens), check, tokens };
+export function evaluate(model: lb.LlamaModel, text: string) {
+  return evaluateSlices(model, text, { checkChars: CHECK_CHARS, seqLen: SEQ_LEN });
 }
 
 /** One configuration: how to quantize a fresh model (seed: calibration seed, or null if none). */

@@ -14,6 +14,7 @@
  * @module
  */
 import * as lb from "../../mod.ts";
+import { evaluateSlices } from "./_eval.ts";
 
 /** Calibration seeds; each draws its own windows of train.txt. */
 export const SEEDS = [0, 1, 2];
@@ -28,15 +29,8 @@ const root = new URL("../../", import.meta.url);
 const path = (p: string) => new URL(p, root).pathname;
 
 /** Perplexity of `model` on `text` (slices of CHECK_CHARS) and on its first slice. */
-async function evaluate(model: lb.LlamaModel, text: string) {
-  let nll = 0, tokens = 0, check = NaN;
-  for (let at = 0; at < text.length; at += CHECK_CHARS) {
-    const r = await lb.perplexity(model, text.slice(at, at + CHECK_CHARS), { seqLen: SEQ_LEN });
-    if (at === 0) check = r.perplexity;
-    nll += r.meanNll * r.tokens;
-    tokens += r.tokens;
-  }
-  return { perplexity: Math.exp(nll / tokens), check, tokens };
+function evaluate(model: lb.LlamaModel, text: string) {
+  return evaluateSlices(model, text, { checkChars: CHECK_CHARS, seqLen: SEQ_LEN });
 }
 
 /** One configuration: base quantizer (RTN or GPTQ, min-max or MSE clipping), tweak or not. */
