@@ -38,6 +38,12 @@ class Storage {
   }
 }
 
+/**
+ * Set by `kernels/autograd.ts`: called when `reshape` makes a view, so a
+ * recording tape can follow gradients through it. Not for other uses.
+ */
+export const viewHooks: { onReshape?: (x: Tensor, view: Tensor) => void } = {};
+
 /** Nested arrays of numbers, as `Tensor.fromArray` accepts and `toArray` returns. */
 export type NestedArray = number | NestedArray[];
 
@@ -338,6 +344,30 @@ export class Tensor {
     }
     void buffer;
     const t = new Tensor(resolved, this.dtype, this.#storage!.retain());
+    t.name = this.name;
+    viewHooks.onReshape?.(this, t);
+    return t;
+  }
+
+  /**
+   * A second handle to the same values (same shape, shared buffer): the
+   * buffer is freed when the last handle is disposed. Not recorded by
+   * autograd: a shared handle is a new, untracked tensor.
+   *
+   * @example
+   * ```ts
+   * import { initGPU } from "./gpu.ts";
+   * import { Tensor } from "./tensor.ts";
+   * await initGPU();
+   * const t = Tensor.fromArray([1, 2]);
+   * using u = t.share();
+   * t.dispose();
+   * console.log(await u.data()); // Float32Array [1, 2]
+   * ```
+   */
+  share(): Tensor {
+    void this.buffer; // throws if disposed
+    const t = new Tensor(this.shape, this.dtype, this.#storage!.retain());
     t.name = this.name;
     return t;
   }

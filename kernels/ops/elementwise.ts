@@ -21,6 +21,8 @@
 import type { DType } from "../dtype.ts";
 import { dispatch, grid, linearIndex, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
+import { record } from "../autograd.ts";
+import { binaryGrad, sumToShape, unaryGrad } from "./elementwise_grad.ts";
 import {
   broadcastShapes,
   broadcastStrides,
@@ -100,7 +102,9 @@ export function unary(op: UnaryOp, x: Tensor): Tensor {
   Y[i] = ${T}(${body});
 }
 ${T === "i32" ? "" : IS_NAN}`;
-  return elementwise(`unary ${op}`, code, [x], x.shape, T);
+  const y = elementwise(`unary ${op}`, code, [x], x.shape, T);
+  if (T === "i32") return y;
+  return record(`unary ${op}`, [x], y, [x, y], (g, [x, y]) => [unaryGrad(op, g, x, y)]);
 }
 
 /** Binary arithmetic and comparison operators. */
@@ -213,7 +217,7 @@ ${float ? IS_NAN : ""}`;
     put(typeof b === "number" ? b : 0);
     params = p;
   }
-  return elementwise(
+  const y = elementwise(
     `binary ${op}`,
     code,
     [ta, tb].filter(Boolean) as Tensor[],
@@ -221,6 +225,16 @@ ${float ? IS_NAN : ""}`;
     outT,
     params,
   );
+  if (!float || COMPARE.has(op)) return y;
+  // add/sub need only the shapes; mul the operands; div and pow also the output.
+  const keep = op === "add" || op === "sub"
+    ? []
+    : [ta ?? y, tb ?? y, ...(op === "div" || op === "pow" ? [y] : [])];
+  return record(`binary ${op}`, [ta, tb], y, keep, (g, saved) => {
+    const operand = (t: Tensor | undefined, v: Tensor | number, k: number) =>
+      !t ? v : keep.length ? saved[k] : t.shape;
+    return binaryGrad(op, g, operand(ta, a, 0), operand(tb, b, 1), saved[2]);
+  });
 }
 
 /** `a + b` with broadcasting. */
@@ -271,7 +285,13 @@ export function where(cond: Tensor, a: Tensor, b: Tensor): Tensor {
   ${coords.join("\n  ")}
   Y[i] = select(B[${idx(b)}], A[${idx(a)}], C[${idx(cond)}] != ${cond.dtype}(0));
 }`;
-  return elementwise("where", code, [cond, a, b], outShape, T);
+  const y = elementwise("where", code, [cond, a, b], outShape, T);
+  return record("where", [cond, a, b], y, [cond], (g, [c]) => {
+    using zero = Tensor.zeros([1], g.dtype);
+    using ga = where(c, g, zero);
+    using gb = where(c, zero, g);
+    return [undefined, sumToShape(ga, a.shape), sumToShape(gb, b.shape)];
+  });
 }
 
 /**
@@ -303,7 +323,15 @@ struct Params { lo: f32, hi: f32, }
   Y[i] = ${T}(select(min(max(v, P.lo), P.hi), v, is_nan(v)));
 }
 ${IS_NAN}`;
-  return elementwise("clamp", code, [x], x.shape, T, new Params().f(lo, hi));
+  const y = elementwise("clamp", code, [x], x.shape, T, new Params().f(lo, hi));
+  return record("clamp", [x], y, [x], (g, [x]) => {
+    // The gradient passes where lo ≤ x ≤ hi (PyTorch's convention).
+    using above = binary("ge", x, lo);
+    using below = binary("le", x, hi);
+    using inside = binary("mul", above, below);
+    using zero = Tensor.zeros([1], g.dtype);
+    return [where(inside, g, zero)];
+  });
 }
 
 /**
@@ -321,6 +349,13 @@ ${IS_NAN}`;
  * ```
  */
 export function cast(x: Tensor, dtype: DType): Tensor {
+  const y = castRaw(x, dtype);
+  const float = (d: DType) => d === "f32" || d === "f16";
+  if (!float(x.dtype) || !float(dtype)) return y;
+  return record(`cast ${x.dtype}→${dtype}`, [x], y, [], (g) => [castRaw(g, x.dtype)]);
+}
+
+function castRaw(x: Tensor, dtype: DType): Tensor {
   const S = x.dtype;
   if (S === "f32" && dtype === "f16") return castF32ToF16(x);
   const code = `${header(S, dtype)}

@@ -27,7 +27,16 @@
 import { bytesPerElement, type DType } from "../dtype.ts";
 import { copy, dispatch, grid, linearIndex, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
-import { contiguousStrides, ENTRY_BUILTINS, header, normAxis } from "./wgsl.ts";
+import { record } from "../autograd.ts";
+import { sumToShape } from "./elementwise_grad.ts";
+import {
+  broadcastShapes,
+  broadcastStrides,
+  contiguousStrides,
+  ENTRY_BUILTINS,
+  header,
+  normAxis,
+} from "./wgsl.ts";
 
 const WG = 256;
 const MAX_RANK = 8;
@@ -213,7 +222,38 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
     srcOff: 0,
     dstOff: 0,
   });
-  return y;
+  const inverse = p.map((_, i) => p.indexOf(i));
+  return record("permute", [x], y, [], (g) => [permute(g, inverse)]);
+}
+
+/**
+ * Broadcasts `x` to `shape` (NumPy rules: size-1 and missing leading
+ * dimensions repeat) as a new contiguous tensor.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../../mod.ts";
+ * import { expand } from "./layout.ts";
+ * await initGPU();
+ * using x = Tensor.fromArray([[1], [2]]);
+ * using y = expand(x, [2, 3]);
+ * console.log(await y.toArray()); // [[1, 1, 1], [2, 2, 2]]
+ * ```
+ */
+export function expand(x: Tensor, shape: readonly number[]): Tensor {
+  const out = broadcastShapes(x.shape, shape);
+  if (out.length !== shape.length || out.some((d, i) => d !== shape[i])) {
+    throw new RangeError(`expand: ${x.toString()} does not broadcast to [${shape}]`);
+  }
+  const y = Tensor.empty(shape, x.dtype);
+  stridedCopy("expand", x, y, {
+    shape: [...shape],
+    src: broadcastStrides(x.shape, shape),
+    dst: contiguousStrides(shape),
+    srcOff: 0,
+    dstOff: 0,
+  });
+  return record("expand", [x], y, [], (g) => [sumToShape(g, x.shape)]);
 }
 
 /**
@@ -262,7 +302,7 @@ export function contiguous(x: Tensor): Tensor {
     srcOff: 0,
     dstOff: 0,
   });
-  return y;
+  return record("contiguous", [x], y, [], (g) => [g.share()]);
 }
 
 /**
@@ -325,7 +365,18 @@ export function slice(
     srcOff: lo.reduce((p, s, k) => p + s * strides[k], 0),
     dstOff: 0,
   });
-  return y;
+  return record(op, [x], y, [], (g) => {
+    // The gradient of a slice: g in the block, zeros elsewhere.
+    const gx = Tensor.zeros(x.shape, g.dtype);
+    stridedCopy("slice backward", g, gx, {
+      shape,
+      src: contiguousStrides(shape),
+      dst: strides,
+      srcOff: 0,
+      dstOff: lo.reduce((p, s, k) => p + s * strides[k], 0),
+    });
+    return [gx];
+  });
 }
 
 /**
@@ -448,5 +499,12 @@ export function concat(ts: readonly Tensor[], axis = 0): Tensor {
     });
     at += t.shape[a];
   }
-  return y;
+  return record(op, ts, y, [], (g) => {
+    let from = 0;
+    return ts.map((t) => {
+      const gt = narrow(g, a, from, t.shape[a]);
+      from += t.shape[a];
+      return gt;
+    });
+  });
 }

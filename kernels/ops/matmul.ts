@@ -42,6 +42,8 @@ import { planMatmul, run as runPlan } from "../gemm/plan.ts";
 import { gemmCode, gemmTuning, type TileConfig } from "../gemm/tiled.ts";
 import { cast } from "./elementwise.ts";
 import { expectDType } from "./wgsl.ts";
+import { record } from "../autograd.ts";
+import { linearGrad, matmulGrad } from "./matmul_grad.ts";
 
 export { gemmTuning } from "../gemm/tiled.ts";
 
@@ -109,17 +111,17 @@ export function matmul(a: Tensor, b: Tensor, opts: MatmulOptions = {}): Tensor {
   }
   const batch = Math.max(ba, bb);
   const batched = a.rank === 3 || b.rank === 3;
-  if (!batched && !transA && transB && decodeRows(M, N, Ka)) {
-    return runPlan(planMatmul(a, b, { outDtype: outDType as "f32" | "f16", kernel: "gemv" }));
-  }
-  return run(batched ? [batch, M, N] : [M, N], outDType, {
-    a: view(a, transA, a.rank === 3),
-    b: view(b, transB, b.rank === 3),
-    M,
-    N,
-    K: Ka,
-    batch,
-  });
+  const c = !batched && !transA && transB && decodeRows(M, N, Ka)
+    ? runPlan(planMatmul(a, b, { outDtype: outDType as "f32" | "f16", kernel: "gemv" }))
+    : run(batched ? [batch, M, N] : [M, N], outDType, {
+      a: view(a, transA, a.rank === 3),
+      b: view(b, transB, b.rank === 3),
+      M,
+      N,
+      K: Ka,
+      batch,
+    });
+  return record("matmul", [a, b], c, [a, b], (g, [a, b]) => matmulGrad(g, a, b, transA, transB));
 }
 
 /**
@@ -173,18 +175,18 @@ export function linear(
   const outDType = opts.outDType ?? x.dtype;
   checkOutDType("linear", outDType);
   const rows = x.size / inF;
-  if (decodeRows(rows, outF, inF)) {
-    return runPlan(planMatmul(x, w, { bias, outDtype: outDType as "f32" | "f16", kernel: "gemv" }));
-  }
-  return run([...x.shape.slice(0, -1), outF], outDType, {
-    a: { buffer: x.buffer, offset: 0, ld: inF, batchStride: 0, trans: false, dtype: x.dtype },
-    b: { buffer: w.buffer, offset: 0, ld: inF, batchStride: 0, trans: true, dtype: w.dtype },
-    M: rows,
-    N: outF,
-    K: inF,
-    batch: 1,
-    bias: bias?.buffer,
-  });
+  const y = decodeRows(rows, outF, inF)
+    ? runPlan(planMatmul(x, w, { bias, outDtype: outDType as "f32" | "f16", kernel: "gemv" }))
+    : run([...x.shape.slice(0, -1), outF], outDType, {
+      a: { buffer: x.buffer, offset: 0, ld: inF, batchStride: 0, trans: false, dtype: x.dtype },
+      b: { buffer: w.buffer, offset: 0, ld: inF, batchStride: 0, trans: true, dtype: w.dtype },
+      M: rows,
+      N: outF,
+      K: inF,
+      batch: 1,
+      bias: bias?.buffer,
+    });
+  return record("linear", [x, w, bias], y, [x, w], (g, [x, w]) => linearGrad(g, x, w, !!bias));
 }
 
 /** x·wᵀ with this many rows takes the GEMV (decode): 1–8 rows, a non-empty weight. */

@@ -40,6 +40,8 @@ import {
   type ValueReduceOp,
 } from "./_reduce.ts";
 import { expectDType, normAxis } from "./wgsl.ts";
+import { record } from "../autograd.ts";
+import { reduceGrad } from "./reduce_grad.ts";
 
 export type { ReduceOp, ValueReduceOp } from "./_reduce.ts";
 /** Options of every axis reduction. */
@@ -109,7 +111,18 @@ export function reduce(
     const g = { outer, len, inner, chunk: len };
     launch(label, stateCode(op, "first"), x, y, g, 1 / len, options.unbiased ? 1 : 0);
   }
-  return y;
+  if (isArg) return y;
+  const shapeOnly = op === "sum" || op === "mean";
+  return record(
+    label,
+    [x],
+    y,
+    shapeOnly ? [] : [x, y],
+    (
+      gy,
+      saved,
+    ) => [reduceGrad(op, gy, shapeOnly ? x.shape : saved[0], saved[1], a, !!options.unbiased)],
+  );
 }
 
 /** A named reduction along an axis: `(x, axis = -1, options = {})`. */

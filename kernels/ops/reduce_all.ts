@@ -16,6 +16,8 @@
  * @module
  */
 import { Tensor } from "../tensor.ts";
+import { record } from "../autograd.ts";
+import { reduceGrad } from "./reduce_grad.ts";
 import { VALUE, valueReduce } from "./_reduce.ts";
 import { expectDType } from "./wgsl.ts";
 
@@ -52,7 +54,15 @@ export function reduceAll(op: ReduceAllOp, x: Tensor): Tensor {
   }
   const y = Tensor.empty([], x.dtype);
   valueReduce(label, op, x, y, 1, n, 1);
-  return y;
+  const shapeOnly = op === "sum" || op === "mean";
+  return record(label, [x], y, shapeOnly ? [] : [x, y], (g, saved) => {
+    // The axis rule on the flattened tensor.
+    using g1 = g.reshape([1]);
+    using x1 = shapeOnly ? undefined : saved[0].reshape([1, n]);
+    using y1 = shapeOnly ? undefined : saved[1].reshape([1]);
+    using gx = reduceGrad(op, g1, x1 ?? [1, n], y1, 1, false);
+    return [gx.reshape(x.shape)];
+  });
 }
 
 /** Sum of every element (scalar tensor). @example
