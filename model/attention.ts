@@ -18,6 +18,9 @@
  * the number of heads or the batch. For f16 models the probabilities are
  * rounded to f16 before `P·V`, as HF does (`softmax(…, dtype=float32).to(q.dtype)`).
  *
+ * Differentiable: under a tape the op records its backward
+ * (`attention_grad.ts`), which keeps only Q, K and V and recomputes P.
+ *
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../mod.ts";
@@ -36,6 +39,8 @@ import { Tensor } from "../kernels/tensor.ts";
 import { gemm, type MatrixView } from "../kernels/ops/matmul.ts";
 import { softmax } from "../kernels/ops/softmax.ts";
 import { cast } from "../kernels/ops/elementwise.ts";
+import { record } from "../kernels/autograd.ts";
+import { causalAttentionGrad } from "./attention_grad.ts";
 
 /** Bytes of f32 scores one pass may hold (one head, several sequences): 256 MiB. */
 const SCORES_BUDGET = 256 * 2 ** 20;
@@ -106,6 +111,8 @@ export function causalAttention(
   const scale = dims.scale ?? 1 / Math.sqrt(D);
   const out = Tensor.empty([B * T, H * D], dtype);
   if (out.size === 0) return out;
+  // The backward (attention_grad.ts) recomputes the probabilities from q and k.
+  const saved = { ...dims, scale };
   // Sequences per pass, so that one head's f32 scores stay within a budget.
   const perPass = Math.max(
     1,
@@ -149,5 +156,11 @@ export function causalAttention(
       });
     }
   }
-  return out;
+  return record(
+    "causalAttention",
+    [q, k, v],
+    out,
+    [q, k, v],
+    (g, [q, k, v]) => causalAttentionGrad(g, q, k, v, saved),
+  );
 }
