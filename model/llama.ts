@@ -32,6 +32,8 @@
  */
 import { Tensor } from "../kernels/tensor.ts";
 import { cast } from "../kernels/ops/elementwise.ts";
+import { linear } from "../kernels/ops/matmul.ts";
+import { checkpoint } from "../kernels/autograd.ts";
 import { embedding } from "../kernels/ops/gather.ts";
 import { rmsNorm } from "../kernels/ops/norm.ts";
 import { decoderLayerSteps } from "./decoder_layer.ts";
@@ -55,6 +57,13 @@ export { type TokenBatch, type TokenIds, toTokenBatch } from "./tokens.ts";
 export interface ForwardOptions {
   /** Split a flat `ids` array into this many equal rows. Default 1. */
   batch?: number;
+  /**
+   * Under a tape, run each decoder layer through `checkpoint` (activation
+   * checkpointing): only the layer inputs are kept and each layer is
+   * recomputed in the backward pass. Same values and gradients, less memory.
+   * Default false.
+   */
+  checkpointLayers?: boolean;
 }
 
 /**
@@ -92,6 +101,8 @@ export class LlamaModel extends ModelParts {
   /** The checkpoint folder the model was loaded from (set by `loadModel`), for savers. */
   source?: string;
   readonly #invFreq: Tensor;
+  /** The lm_head built at construction over the tied embeddings (undefined when untied). */
+  readonly #tiedHead?: Linear;
 
   /**
    * Builds the model from HF-named tensors (`model.embed_tokens.weight`,
@@ -149,6 +160,7 @@ export class LlamaModel extends ModelParts {
         ? this.embedTokens.reshape(this.embedTokens.shape)
         : take("lm_head.weight"),
     );
+    if (config.tieWordEmbeddings) this.#tiedHead = head;
     this.initParts(norms, linears, head);
     this.#invFreq = Tensor.fromArray(ropeFrequencies(config), [config.headDim / 2], "f32");
   }
@@ -177,7 +189,7 @@ export class LlamaModel extends ModelParts {
    */
   forward(ids: TokenIds, options: ForwardOptions = {}): Tensor {
     const b = this.tokenBatch(ids, options.batch);
-    using h = this.forwardHidden(b);
+    using h = this.forwardHidden(b, options);
     return this.head(h, b.batch, b.seq);
   }
 
@@ -206,7 +218,9 @@ export class LlamaModel extends ModelParts {
     }
     let h = this.embed(b.ids);
     for (let i = 0; i < n; i++) {
-      const next = this.layerForward(i, h, b.batch, b.seq);
+      const next = options.checkpointLayers
+        ? checkpoint((x) => this.layerForward(i, x, b.batch, b.seq), [h])
+        : this.layerForward(i, h, b.batch, b.seq);
       h.dispose();
       h = next;
     }
@@ -344,7 +358,10 @@ export class LlamaModel extends ModelParts {
   head(h: Tensor, batch: number, seq: number): Tensor {
     this.alive();
     using x = rmsNorm(h, this.norm, this.config.rmsNormEps);
-    using y = this.getLinear("lm_head").forward(x);
+    const lin = this.getLinear("lm_head");
+    // Tied: the embedding table itself (not the head's view of it), so its gradient
+    // collects both uses.
+    using y = lin === this.#tiedHead ? linear(x, this.embedTokens) : lin.forward(x);
     if (y.dtype === "f32") return y.reshape([batch, seq, this.config.vocabSize]);
     using y32 = cast(y, "f32");
     return y32.reshape([batch, seq, this.config.vocabSize]);
@@ -367,6 +384,46 @@ export class LlamaModel extends ModelParts {
       batch,
       seq,
     );
+  }
+
+  /**
+   * The model's trainable weights by HF name (`model.embed_tokens.weight`,
+   * `model.layers.0.input_layernorm.weight`, `model.layers.0.self_attn.q_proj.weight`,
+   * biases where present, …, `model.norm.weight`, `lm_head.weight` unless
+   * tied — tied embeddings appear once), in forward order. The tensors are
+   * the model's own (not copies): an optimizer updates them in place, and a
+   * tape watching them makes {@link forward} differentiable. Quantized
+   * linears (anything but a `DenseLinear`) are not trainable here and are left out.
+   *
+   * @example
+   * ```ts
+   * import { initGPU } from "../mod.ts";
+   * import { loadModel } from "./load.ts";
+   * await initGPU();
+   * using model = await loadModel("data/tiny");
+   * const params = model.parameters();
+   * console.log(params.size, [...params.keys()][0]); // 38 model.embed_tokens.weight
+   * ```
+   */
+  parameters(): Map<string, Tensor> {
+    this.alive();
+    const out = new Map<string, Tensor>([["model.embed_tokens.weight", this.embedTokens]]);
+    const dense = (name: string) => {
+      const lin = this.getLinear(name);
+      if (!(lin instanceof DenseLinear) || lin === this.#tiedHead) return;
+      const hf = name === "lm_head" ? name : `model.${name}`;
+      out.set(`${hf}.weight`, lin.weight);
+      if (lin.bias) out.set(`${hf}.bias`, lin.bias);
+    };
+    for (let i = 0; i < this.numLayers; i++) {
+      out.set(`model.layers.${i}.input_layernorm.weight`, this.layerNorm(i, "input"));
+      for (const l of LAYER_LINEARS.slice(0, 4)) dense(`layers.${i}.${l}`);
+      out.set(`model.layers.${i}.post_attention_layernorm.weight`, this.layerNorm(i, "post"));
+      for (const l of LAYER_LINEARS.slice(4)) dense(`layers.${i}.${l}`);
+    }
+    out.set("model.norm.weight", this.norm);
+    dense("lm_head");
+    return out;
   }
 
   /**
