@@ -29,15 +29,40 @@ const pipelines = new Map<string, GPUComputePipeline>();
 const pool = new Map<number, GPUBuffer[]>();
 let pooledBytes = 0;
 let liveBytes = 0;
+let peakLiveBytes = 0;
 
-/** Counters for tests and notebooks: what the runtime holds. */
+/**
+ * Counters for tests and notebooks: what the runtime holds. `peakLiveBytes`
+ * is the high-water mark of `liveBytes` (bytes of buffers handed to tensors,
+ * in pool buckets) since the start or the last {@link resetPeakLiveBytes}: the
+ * analogue of PyTorch's `torch.cuda.max_memory_allocated`.
+ */
 export function runtimeStats(): {
   pipelines: number;
   pooledBytes: number;
   liveBytes: number;
+  peakLiveBytes: number;
   pendingDispatches: number;
 } {
-  return { pipelines: pipelines.size, pooledBytes, liveBytes, pendingDispatches };
+  return { pipelines: pipelines.size, pooledBytes, liveBytes, peakLiveBytes, pendingDispatches };
+}
+
+/**
+ * Restarts the high-water mark of live bytes at the current live bytes.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { resetPeakLiveBytes, runtimeStats } from "./runtime.ts";
+ * await initGPU();
+ * resetPeakLiveBytes();
+ * const before = runtimeStats().liveBytes;
+ * Tensor.zeros([1024]).dispose();
+ * console.log(runtimeStats().peakLiveBytes - before); // 4096
+ * ```
+ */
+export function resetPeakLiveBytes(): void {
+  peakLiveBytes = liveBytes;
 }
 
 function currentEncoder(): GPUCommandEncoder {
@@ -73,10 +98,12 @@ export function allocate(bytes: number, what = "tensor"): GPUBuffer {
   if (reused) {
     pooledBytes -= size;
     liveBytes += size;
+    peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
     return reused;
   }
   const buffer = device.createBuffer({ size, usage: STORAGE });
   liveBytes += size;
+  peakLiveBytes = Math.max(peakLiveBytes, liveBytes);
   return buffer;
 }
 

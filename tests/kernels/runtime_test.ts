@@ -4,7 +4,8 @@
  */
 import { assertEquals } from "@std/assert";
 import { initGPU } from "../../kernels/gpu.ts";
-import { runtimeStats } from "../../kernels/runtime.ts";
+import { resetPeakLiveBytes, runtimeStats } from "../../kernels/runtime.ts";
+import { gpuTest } from "../_helpers.ts";
 import { Tensor } from "../../kernels/tensor.ts";
 import { binary } from "../../kernels/ops/elementwise.ts";
 
@@ -32,4 +33,18 @@ Deno.test("an upload whose byte length is not a multiple of 4 still round-trips"
   using t = Tensor.fromArray(data, [n]);
   const back = await t.data() as Float32Array;
   assertEquals(Array.from(back.subarray(n - 3)), Array.from(data.subarray(n - 3)));
+});
+
+gpuTest("runtimeStats: peakLiveBytes is the high-water mark since resetPeakLiveBytes", () => {
+  resetPeakLiveBytes();
+  const base = runtimeStats().liveBytes;
+  assertEquals(runtimeStats().peakLiveBytes, base);
+  const a = Tensor.zeros([1024]);
+  const b = Tensor.zeros([2048]);
+  a.dispose();
+  b.dispose();
+  assertEquals(runtimeStats().liveBytes, base);
+  assertEquals(runtimeStats().peakLiveBytes, base + 4096 + 8192);
+  resetPeakLiveBytes();
+  assertEquals(runtimeStats().peakLiveBytes, base);
 });
