@@ -14,6 +14,7 @@
 export * from "./elementwise.ts";
 export * from "./reduce.ts";
 export * from "./softmax.ts";
+export * from "./softmax_backward.ts";
 export * from "./norm.ts";
 export * from "./rope.ts";
 export * from "./gather.ts";
