@@ -31,8 +31,10 @@ import {
   type ElementFormat,
   floatScales,
   type FormatFamily,
+  type GroupScales,
   roundHalfEven,
   type ScaleRule,
+  type ScaleRuleInput,
 } from "./format.ts";
 
 /** Options for {@link intFormat}. */
@@ -138,7 +140,7 @@ export function intScales(eps = 0): ScaleRule {
  * assert(r.decode[0] === Math.fround(0.2) && r.zeros![0] === 5);
  * ```
  */
-export const affineScales: ScaleRule = (element, ranges) => {
+export function affineScales(element: ElementFormat, ranges: ScaleRuleInput): GroupScales {
   const n = ranges.min.length;
   const decode = new Float32Array(n);
   const zeros = new Float32Array(n);
@@ -148,7 +150,7 @@ export const affineScales: ScaleRule = (element, ranges) => {
     zeros[i] = zero;
   }
   return { encode: decode.slice(), mode: "div", decode, zeros, tensorScale: 1 };
-};
+}
 
 const storages = new Map<number, Storage>();
 
