@@ -15,7 +15,7 @@
  *   { name: "c", begin: 12, end: 32 },
  * ], 16);
  * console.log(plan.map((s) => [s.offset, s.length, s.parts.map((p) => p.name).join("+")]));
- * // [ [ 0, 12, "a+b" ], [ 12, 16, "c" ], [ 28, 4, "c" ] ]
+ * // [[0, 12, "a+b"], [12, 16, "c"], [28, 4, "c"]]
  * ```
  * @module
  */
@@ -158,8 +158,8 @@ export function planSlices(
  *   read: (into: Uint8Array) => Promise.resolve(into.fill(v)),
  * });
  * for await (const s of readSlices([job(1), job(2)])) console.log(s.parts[0].name, s.bytes);
- * // t1 Uint8Array(2) [ 1, 1 ]
- * // t2 Uint8Array(2) [ 2, 2 ]
+ * // t1 Uint8Array [1, 1]
+ * // t2 Uint8Array [2, 2]
  * ```
  */
 export async function* readSlices(jobs: readonly SliceJob[]): AsyncGenerator<ByteSlice> {
