@@ -4,7 +4,9 @@
  * `config.json`, shards and `model.safetensors.index.json`), then in the same
  * run times a plain sequential read of its shards (the disk's rate, in 64 MiB
  * reads) and `loadModel` (read, upload, convert, NaN/Inf check, finished on
- * the GPU). The number to report is the ratio of the two rates.
+ * the GPU). The number to report is the ratio of the two rates. Both read
+ * from the page cache (the checkpoint was just written) unless `--cold`
+ * drops it before each measurement (needs root).
  *
  * Shapes: `1b` (Llama-3.2-1B: 1.24 B parameters, tied, 2.47 GB in 3 shards),
  * `8b` (Llama-3-8B: 8.03 B, 16.1 GB in 4 shards), `small` (41 MB) and
@@ -12,7 +14,7 @@
  * (each tensor read whole, converted and NaN-checked in JS, then uploaded).
  *
  * Usage: `deno run -A bench/load.ts [--shape=tiny|small|1b|8b] [--dtype=f32|f16]
- * [--runs=N] [--dir=DIR] [--keep] [--cpu] [--json=OUT.json]`. Without
+ * [--runs=N] [--dir=DIR] [--keep] [--cpu] [--cold] [--json=OUT.json]`. Without
  * `--dir` the checkpoint goes to a temporary directory that is removed at the
  * end (`--keep` keeps it); an existing `DIR/config.json` is reused as is.
  *
@@ -89,7 +91,7 @@ const shapeName = opt("shape") ?? "tiny";
 const shape = SHAPES[shapeName];
 if (!shape) throw new Error(`--shape=${shapeName}: use one of ${Object.keys(SHAPES).join(", ")}`);
 const dtype = (opt("dtype") ?? "f32") as "f32" | "f16";
-const runs = Number(opt("runs") ?? (shapeName === "tiny" ? 3 : 2));
+const runs = Number(opt("runs") ?? (shapeName === "8b" ? 2 : 3));
 const givenDir = opt("dir");
 const dir = givenDir ?? await Deno.makeTempDir({ prefix: `lowbit-load-${shapeName}-` });
 const CHUNK = 64 * 2 ** 20;
@@ -197,6 +199,20 @@ async function cpuLoad(): Promise<void> {
   for (const t of ts) t.dispose();
 }
 
+/** With `--cold`: flushes and drops the page cache, so reads come from the disk (needs root). */
+async function dropCaches(): Promise<void> {
+  if (!flag("cold")) return;
+  const { success, stderr } = await new Deno.Command("sh", {
+    args: ["-c", "sync && echo 3 > /proc/sys/vm/drop_caches"],
+  }).output();
+  if (!success) {
+    throw new Error(
+      `--cold: cannot drop the page cache (${new TextDecoder().decode(stderr).trim()}); run as ` +
+        `root, or leave out --cold to measure reads from the page cache`,
+    );
+  }
+}
+
 async function timed(fn: () => Promise<void>): Promise<number> {
   const t0 = performance.now();
   await fn();
@@ -205,10 +221,12 @@ async function timed(fn: () => Promise<void>): Promise<number> {
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)];
 
+let reused = false;
 let wrote = false; // a checkpoint this run wrote to a temporary directory is removed at the end
 try {
   if (givenDir && (await Deno.stat(`${dir}/config.json`).catch(() => null))) {
     console.log(`reusing the checkpoint in ${dir}`);
+    reused = true;
   } else {
     const s = await timed(writeCheckpoint);
     wrote = true;
@@ -217,17 +235,27 @@ try {
   const bytes = shardFiles().reduce((n, p) => n + Deno.statSync(p).size, 0);
   await lb.initGPU();
   (await lb.loadModel(undefined, { dtype })).dispose(); // compile the pipelines
+  {
+    using w = Tensor.fromArray(new Uint32Array([0x3f803f80]), [1], "u32");
+    using _y = lb.ops.castBits(w, { from: "bf16", to: dtype, shape: [2] }); // the tiny model is f32
+    await lb.sync();
+  }
   const raw: number[] = [];
   const load: number[] = [];
   const cpu: number[] = [];
   for (let r = 0; r < runs; r++) {
+    await dropCaches();
     raw.push(await rawRead());
+    await dropCaches();
     const s = await timed(async () => {
       using _model = await lb.loadModel(dir, { dtype });
       await lb.sync();
     });
     load.push(bytes / 1e6 / s);
-    if (flag("cpu")) cpu.push(bytes / 1e6 / await timed(cpuLoad));
+    if (flag("cpu")) {
+      await dropCaches();
+      cpu.push(bytes / 1e6 / await timed(cpuLoad));
+    }
     console.log(
       `run ${r + 1}: disk ${raw[r].toFixed(0)} MB/s, loadModel ${load[r].toFixed(0)} MB/s` +
         (cpu.length ? `, previous JS path ${cpu[r].toFixed(0)} MB/s` : ""),
@@ -236,10 +264,11 @@ try {
   const result = {
     adapter: lb.gpu().adapterName,
     date: new Date().toISOString(),
-    shape: shapeName,
+    shape: reused ? dir : shapeName,
     dtype,
     bytes,
     shards: shardFiles().length,
+    cold: flag("cold"),
     diskMBps: median(raw),
     loadMBps: median(load),
     loadSeconds: bytes / 1e6 / median(load),
@@ -249,7 +278,7 @@ try {
     met: median(load) >= 1000,
   };
   console.log(
-    `${shapeName} ${dtype}, ${(bytes / 1e9).toFixed(2)} GB in ${result.shards} shards ` +
+    `${result.shape} ${dtype}, ${(bytes / 1e9).toFixed(2)} GB in ${result.shards} shards ` +
       `(${result.adapter}): loadModel ${result.loadMBps.toFixed(0)} MB/s ` +
       `(${result.loadSeconds.toFixed(2)} s) = ${result.ratio.toFixed(2)} × the disk read ` +
       `${result.diskMBps.toFixed(0)} MB/s` +
