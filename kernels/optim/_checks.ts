@@ -22,7 +22,9 @@ export function expectF32(op: string, ...ts: Tensor[]): void {
 export function expectSameShape(op: string, ...ts: Tensor[]): void {
   const s = ts[0].shape;
   for (const t of ts) {
-    if (t.size !== ts[0].size || t.shape.length !== s.length || t.shape.some((d, i) => d !== s[i])) {
+    if (
+      t.size !== ts[0].size || t.shape.length !== s.length || t.shape.some((d, i) => d !== s[i])
+    ) {
       throw new RangeError(
         `${op}: ${t.toString()} does not match ${ts[0].toString()}; ` +
           `a parameter, its gradient and its state have one shape`,

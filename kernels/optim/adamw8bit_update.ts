@@ -186,11 +186,19 @@ export function adamw8bitUpdate(
   const n = p.size;
   const nwords = Math.ceil(n / 4);
   const nblocks = Math.ceil(n / BLOCK);
-  for (const [t, size, dtype] of [[mCodes, nwords, "u32"], [vCodes, nwords, "u32"], [
-    mAbsmax,
-    nblocks,
-    "f32",
-  ], [vAbsmax, nblocks, "f32"], [maps, 512, "f32"]] as const) {
+  for (
+    const [t, size, dtype] of [
+      [mCodes, nwords, "u32"],
+      [vCodes, nwords, "u32"],
+      [
+        mAbsmax,
+        nblocks,
+        "f32",
+      ],
+      [vAbsmax, nblocks, "f32"],
+      [maps, 512, "f32"],
+    ] as const
+  ) {
     if (t.size !== size || t.dtype !== dtype) {
       throw new RangeError(
         `${op}: ${t.toString()} should be ${dtype} with ${size} elements for ${p.toString()} ` +

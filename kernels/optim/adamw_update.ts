@@ -30,7 +30,7 @@
 import { dispatch, grid, linearIndex, Params } from "../runtime.ts";
 import type { Tensor } from "../tensor.ts";
 import { ENTRY_BUILTINS } from "../ops/wgsl.ts";
-import { expectSameShape, expectF32 } from "./_checks.ts";
+import { expectF32, expectSameShape } from "./_checks.ts";
 
 const WG = 256;
 

@@ -22,5 +22,5 @@ export {
   adamwUpdate,
 } from "./adamw_update.ts";
 export { adamw8bitUpdate, BLOCK, type Blockwise8bitState } from "./adamw8bit_update.ts";
-export { sgdUpdate, type SgdStepOptions } from "./sgd_update.ts";
+export { type SgdStepOptions, sgdUpdate } from "./sgd_update.ts";
 export { clipCoefficient, scaleInPlace } from "./clip_scale.ts";

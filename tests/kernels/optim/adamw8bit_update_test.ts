@@ -45,55 +45,63 @@ function assertCodes(
   return near;
 }
 
-gpuTest("adamw8bitUpdate matches the f32 reference of the algorithm (sizes 1, 7, 2048, 4099)", async () => {
-  using maps = Tensor.fromArray(dynamicMaps());
-  let boundary = 0, total = 0;
-  for (const n of [1, 7, 2048, 4099]) {
-    const nb = Math.ceil(n / BLOCK);
-    const rng = new Rng(n);
-    // a random state to start from (any codes and scales are a valid state)
-    let state: Blockwise8bitRef = {
-      mCodes: Uint8Array.from(rng.uniform(n, 0, 256), Math.floor),
-      vCodes: Uint8Array.from(rng.uniform(n, 0, 256), Math.floor),
-      mAbsmax: rng.uniform(nb, 0, 0.1),
-      vAbsmax: rng.uniform(nb, 0, 0.01),
-    };
-    let p0 = rng.normal(n, 0, 1);
-    using p = Tensor.fromArray(p0);
-    using mc = Tensor.fromArray(pack(state.mCodes));
-    using vc = Tensor.fromArray(pack(state.vCodes));
-    using ma = Tensor.fromArray(state.mAbsmax);
-    using va = Tensor.fromArray(state.vAbsmax);
-    for (let step = 1; step <= 3; step++) {
-      const o = { lr: 0.01, step, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
-      const g0 = rng.normal(n, 0, 0.1);
-      g0[0] = 0;
-      using g = Tensor.fromArray(g0);
-      adamw8bitUpdate(p, g, { mCodes: mc, vCodes: vc, mAbsmax: ma, vAbsmax: va }, maps,
-        adamwScalars(o));
-      const ref = adamw8bitRef(p0, g0, state, SIGNED, UNSIGNED, o);
-      const what = `n ${n} step ${step}`;
-      const got = {
-        p: await p.data() as Float32Array,
-        mCodes: unpack(await mc.data(), n),
-        vCodes: unpack(await vc.data(), n),
-        mAbsmax: await ma.data() as Float32Array,
-        vAbsmax: await va.data() as Float32Array,
+gpuTest(
+  "adamw8bitUpdate matches the f32 reference of the algorithm (sizes 1, 7, 2048, 4099)",
+  async () => {
+    using maps = Tensor.fromArray(dynamicMaps());
+    let boundary = 0, total = 0;
+    for (const n of [1, 7, 2048, 4099]) {
+      const nb = Math.ceil(n / BLOCK);
+      const rng = new Rng(n);
+      // a random state to start from (any codes and scales are a valid state)
+      let state: Blockwise8bitRef = {
+        mCodes: Uint8Array.from(rng.uniform(n, 0, 256), Math.floor),
+        vCodes: Uint8Array.from(rng.uniform(n, 0, 256), Math.floor),
+        mAbsmax: rng.uniform(nb, 0, 0.1),
+        vAbsmax: rng.uniform(nb, 0, 0.01),
       };
-      // f32 emulation: the kernel may contract into fma or divide within 2.5 ulp
-      assertClose(got.p, ref.p, { atol: 1e-7, rtol: 1e-6 }, `p ${what}`);
-      assertClose(got.mAbsmax, ref.mAbsmax, { atol: 0, rtol: 1e-6 }, `m absmax ${what}`);
-      assertClose(got.vAbsmax, ref.vAbsmax, { atol: 0, rtol: 1e-6 }, `v absmax ${what}`);
-      boundary += assertCodes(got.mCodes, ref.mCodes, ref.mNormalized, SIGNED, `m ${what}`);
-      boundary += assertCodes(got.vCodes, ref.vCodes, ref.vNormalized, UNSIGNED, `v ${what}`);
-      total += 2 * n;
-      // continue from the GPU's state, so one boundary case does not compound
-      state = got;
-      p0 = got.p;
+      let p0 = rng.normal(n, 0, 1);
+      using p = Tensor.fromArray(p0);
+      using mc = Tensor.fromArray(pack(state.mCodes));
+      using vc = Tensor.fromArray(pack(state.vCodes));
+      using ma = Tensor.fromArray(state.mAbsmax);
+      using va = Tensor.fromArray(state.vAbsmax);
+      for (let step = 1; step <= 3; step++) {
+        const o = { lr: 0.01, step, beta1: 0.9, beta2: 0.95, eps: 1e-8, weightDecay: 0.1 };
+        const g0 = rng.normal(n, 0, 0.1);
+        g0[0] = 0;
+        using g = Tensor.fromArray(g0);
+        adamw8bitUpdate(
+          p,
+          g,
+          { mCodes: mc, vCodes: vc, mAbsmax: ma, vAbsmax: va },
+          maps,
+          adamwScalars(o),
+        );
+        const ref = adamw8bitRef(p0, g0, state, SIGNED, UNSIGNED, o);
+        const what = `n ${n} step ${step}`;
+        const got = {
+          p: await p.data() as Float32Array,
+          mCodes: unpack(await mc.data(), n),
+          vCodes: unpack(await vc.data(), n),
+          mAbsmax: await ma.data() as Float32Array,
+          vAbsmax: await va.data() as Float32Array,
+        };
+        // f32 emulation: the kernel may contract into fma or divide within 2.5 ulp
+        assertClose(got.p, ref.p, { atol: 1e-7, rtol: 1e-6 }, `p ${what}`);
+        assertClose(got.mAbsmax, ref.mAbsmax, { atol: 0, rtol: 1e-6 }, `m absmax ${what}`);
+        assertClose(got.vAbsmax, ref.vAbsmax, { atol: 0, rtol: 1e-6 }, `v absmax ${what}`);
+        boundary += assertCodes(got.mCodes, ref.mCodes, ref.mNormalized, SIGNED, `m ${what}`);
+        boundary += assertCodes(got.vCodes, ref.vCodes, ref.vNormalized, UNSIGNED, `v ${what}`);
+        total += 2 * n;
+        // continue from the GPU's state, so one boundary case does not compound
+        state = got;
+        p0 = got.p;
+      }
     }
-  }
-  assert(boundary <= total / 1000, `${boundary} of ${total} codes differ at a boundary`);
-});
+    assert(boundary <= total / 1000, `${boundary} of ${total} codes differ at a boundary`);
+  },
+);
 
 gpuTest("adamw8bitUpdate: zero state, zero gradient, NaN gradient", async () => {
   using maps = Tensor.fromArray(dynamicMaps());

@@ -14,40 +14,43 @@ function grads(n: number, seed: number): Float32Array {
   return g;
 }
 
-gpuTest("adamwUpdate follows the f64 AdamW reference over 5 steps (sizes 1, 7, 1000, 4099)", async () => {
-  for (const n of [1, 7, 1000, 4099]) {
-    for (const [beta1, weightDecay] of [[0.9, 0.1], [0.3, 0]]) {
-      const opts = { lr: 0.01, beta1, beta2: 0.95, eps: 1e-8, weightDecay };
-      const p0 = new Rng(n).normal(n, 0, 1);
-      using p = Tensor.fromArray(p0);
-      using m = Tensor.zeros([n]);
-      using v = Tensor.zeros([n]);
-      let ref: { p: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> } = {
-        p: p0,
-        m: new Float64Array(n),
-        v: new Float64Array(n),
-      };
-      for (let step = 1; step <= 5; step++) {
-        const g0 = grads(n, 100 * n + step);
-        using g = Tensor.fromArray(g0);
-        adamwUpdate(p, g, m, v, adamwScalars({ ...opts, step }));
-        ref = adamwRef(ref.p, g0, ref.m, ref.v, { ...opts, step });
-        assertEquals(await g.data(), g0, "the gradient is not modified");
-      }
-      // f32 rounding: a few ulps per operation over 5 steps, relative to |p| ≈ 1 and to the
-      // update size lr = 0.01; m and v accumulate ~1e-7 relative error per step.
-      const what = `n ${n} β₁ ${beta1} wd ${weightDecay}`;
-      assertClose(await p.data(), ref.p, { atol: 1e-6, rtol: 1e-6 }, `p ${what}`);
-      assertClose(await m.data(), ref.m, { atol: 1e-7, rtol: 1e-5 }, `m ${what}`);
-      assertClose(await v.data(), ref.v, { atol: 1e-8, rtol: 1e-5 }, `v ${what}`);
-      if (n > 7) {
-        // torch propagates NaN: the NaN gradient's element is NaN in p, m and v, no other is
-        const pd = await p.data();
-        assertEquals([Number.isNaN(pd[7]), pd.filter(Number.isNaN).length], [true, 1]);
+gpuTest(
+  "adamwUpdate follows the f64 AdamW reference over 5 steps (sizes 1, 7, 1000, 4099)",
+  async () => {
+    for (const n of [1, 7, 1000, 4099]) {
+      for (const [beta1, weightDecay] of [[0.9, 0.1], [0.3, 0]]) {
+        const opts = { lr: 0.01, beta1, beta2: 0.95, eps: 1e-8, weightDecay };
+        const p0 = new Rng(n).normal(n, 0, 1);
+        using p = Tensor.fromArray(p0);
+        using m = Tensor.zeros([n]);
+        using v = Tensor.zeros([n]);
+        let ref: { p: ArrayLike<number>; m: ArrayLike<number>; v: ArrayLike<number> } = {
+          p: p0,
+          m: new Float64Array(n),
+          v: new Float64Array(n),
+        };
+        for (let step = 1; step <= 5; step++) {
+          const g0 = grads(n, 100 * n + step);
+          using g = Tensor.fromArray(g0);
+          adamwUpdate(p, g, m, v, adamwScalars({ ...opts, step }));
+          ref = adamwRef(ref.p, g0, ref.m, ref.v, { ...opts, step });
+          assertEquals(await g.data(), g0, "the gradient is not modified");
+        }
+        // f32 rounding: a few ulps per operation over 5 steps, relative to |p| ≈ 1 and to the
+        // update size lr = 0.01; m and v accumulate ~1e-7 relative error per step.
+        const what = `n ${n} β₁ ${beta1} wd ${weightDecay}`;
+        assertClose(await p.data(), ref.p, { atol: 1e-6, rtol: 1e-6 }, `p ${what}`);
+        assertClose(await m.data(), ref.m, { atol: 1e-7, rtol: 1e-5 }, `m ${what}`);
+        assertClose(await v.data(), ref.v, { atol: 1e-8, rtol: 1e-5 }, `v ${what}`);
+        if (n > 7) {
+          // torch propagates NaN: the NaN gradient's element is NaN in p, m and v, no other is
+          const pd = await p.data();
+          assertEquals([Number.isNaN(pd[7]), pd.filter(Number.isNaN).length], [true, 1]);
+        }
       }
     }
-  }
-});
+  },
+);
 
 gpuTest("adamwUpdate: a step with zero gradient and zero state leaves p only decayed", async () => {
   using p = Tensor.fromArray([2, -3, 0]);
