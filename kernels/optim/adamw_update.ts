@@ -6,6 +6,9 @@
  *   p ← p·decay                          (decay = 1 − lr·wd)
  *   m ← lerp(m, g, 1 − β₁)               (m + w·(g − m); torch's two-sided lerp)
  *   v ← v·β₂ + (1 − β₂)·g·g
+ *
+ * with 1 − β₁ and 1 − β₂ computed in f64 on the CPU and rounded once, as
+ * torch does with Python floats (1 − f32(0.999) would be off by 1.3e-5).
  *   p ← p − stepSize · m / (√v / √bc₂ + ε)   (stepSize = lr / bc₁, bcₖ = 1 − βₖᵗ)
  *
  * NaN in `g` propagates to `m`, `v` and `p` of that element, as in torch.
@@ -38,10 +41,12 @@ const WG = 256;
 export interface AdamWScalars {
   /** `1 − lr·weightDecay` (1 when the tensor is not decayed). */
   decay: number;
-  /** β₁. */
-  beta1: number;
+  /** `1 − β₁`, the weight of g in the first moment. */
+  oneMinusBeta1: number;
   /** β₂. */
   beta2: number;
+  /** `1 − β₂`. */
+  oneMinusBeta2: number;
   /** `lr / (1 − β₁ᵗ)`. */
   stepSize: number;
   /** `√(1 − β₂ᵗ)`. */
@@ -85,8 +90,9 @@ export function adamwScalars(
   }
   return {
     decay: 1 - lr * weightDecay,
-    beta1,
+    oneMinusBeta1: 1 - beta1,
     beta2,
+    oneMinusBeta2: 1 - beta2,
     stepSize: lr / (1 - beta1 ** step),
     bc2Sqrt: Math.sqrt(1 - beta2 ** step),
     eps,
@@ -98,20 +104,20 @@ export const ADAMW_ELEMENT = `
 struct Moments { p: f32, m: f32, v: f32, }
 fn adamw_element(p0: f32, g: f32, m0: f32, v0: f32) -> Moments {
   let p = p0 * P.decay;
-  let w1 = 1.0 - P.beta1;
-  let m = select(g - (g - m0) * P.beta1, m0 + w1 * (g - m0), w1 < 0.5);
-  let v = v0 * P.beta2 + (1.0 - P.beta2) * g * g;
+  let w1 = P.w1;
+  let m = select(g - (g - m0) * (1.0 - w1), m0 + w1 * (g - m0), w1 < 0.5);
+  let v = v0 * P.beta2 + P.w2 * g * g;
   let denom = sqrt(v) / P.bc2_sqrt + P.eps;
   return Moments(p - P.step_size * (m / denom), m, v);
 }`;
 
 /** WGSL fields of the scalars' uniform block, in the order {@link putScalars} writes them. */
 export const ADAMW_FIELDS =
-  "decay: f32, beta1: f32, beta2: f32, step_size: f32, bc2_sqrt: f32, eps: f32,";
+  "decay: f32, w1: f32, beta2: f32, w2: f32, step_size: f32, bc2_sqrt: f32, eps: f32,";
 
 /** Appends the scalars to a uniform block in the order of {@link ADAMW_FIELDS}. */
 export function putScalars(params: Params, s: AdamWScalars): Params {
-  return params.f(s.decay, s.beta1, s.beta2, s.stepSize, s.bc2Sqrt, s.eps);
+  return params.f(s.decay, s.oneMinusBeta1, s.beta2, s.oneMinusBeta2, s.stepSize, s.bc2Sqrt, s.eps);
 }
 
 function adamwCode(): string {

@@ -142,7 +142,7 @@ export function adamw8bitRef(
     vNormalized: new Float32Array(n),
   };
   const decay = f(1 - o.lr * o.weightDecay);
-  const b1 = f(o.beta1), b2 = f(o.beta2), eps = f(o.eps);
+  const w1 = f(1 - o.beta1), b2 = f(o.beta2), w2 = f(1 - o.beta2), eps = f(o.eps);
   const stepSize = f(o.lr / (1 - o.beta1 ** o.step));
   const bc2Sqrt = f(Math.sqrt(1 - o.beta2 ** o.step));
   const m = new Float32Array(n), v = new Float32Array(n);
@@ -154,9 +154,8 @@ export function adamw8bitRef(
       const v0 = f(unsigned[s.vCodes[i]] * s.vAbsmax[b]);
       const gi = g[i];
       const pi = f(p[i] * decay);
-      const w1 = f(1 - b1);
-      m[i] = w1 < 0.5 ? f(m0 + f(w1 * f(gi - m0))) : f(gi - f(f(gi - m0) * b1));
-      v[i] = f(f(v0 * b2) + f(f(f(1 - b2) * gi) * gi));
+      m[i] = w1 < 0.5 ? f(m0 + f(w1 * f(gi - m0))) : f(gi - f(f(gi - m0) * f(1 - w1)));
+      v[i] = f(f(v0 * b2) + f(f(w2 * gi) * gi));
       const denom = f(f(f(Math.sqrt(v[i])) / bc2Sqrt) + eps);
       r.p[i] = f(pi - f(stepSize * f(m[i] / denom)));
       am = Number.isNaN(am) || Number.isNaN(m[i]) ? NaN : Math.max(am, Math.abs(m[i]));

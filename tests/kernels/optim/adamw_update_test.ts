@@ -18,8 +18,8 @@ gpuTest(
   "adamwUpdate follows the f64 AdamW reference over 5 steps (sizes 1, 7, 1000, 4099)",
   async () => {
     for (const n of [1, 7, 1000, 4099]) {
-      for (const [beta1, weightDecay] of [[0.9, 0.1], [0.3, 0]]) {
-        const opts = { lr: 0.01, beta1, beta2: 0.95, eps: 1e-8, weightDecay };
+      for (const [beta1, beta2, weightDecay] of [[0.9, 0.999, 0.1], [0.3, 0.95, 0]]) {
+        const opts = { lr: 0.01, beta1, beta2, eps: 1e-8, weightDecay };
         const p0 = new Rng(n).normal(n, 0, 1);
         using p = Tensor.fromArray(p0);
         using m = Tensor.zeros([n]);
