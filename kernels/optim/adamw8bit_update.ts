@@ -36,7 +36,7 @@
  * using va = Tensor.zeros([1]);
  * adamw8bitUpdate(p, g, { mCodes: mc, vCodes: vc, mAbsmax: ma, vAbsmax: va }, mp,
  *   adamwScalars({ lr: 0.5, step: 1 }));
- * console.log(await p.data(), await ma.data()); // Float32Array [0.5, 2.5, 3] Float32Array [0.1]
+ * console.log(await p.data(), await ma.data()); // Float32Array [0.5000000596046448, 2.5, 3] Float32Array [0.10000000149011612]
  * ```
  * @module
  */

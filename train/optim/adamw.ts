@@ -26,7 +26,7 @@
  * using g = Tensor.fromArray([[1, 1], [-1, 0]]);
  * using opt = new AdamW({ betas: [0.9, 0.95], weightDecay: 0.1 });
  * opt.step(new Map([["w", w]]), new Map([["w", g]]), 0.01);
- * console.log(await w.data(), opt.memoryBytes()); // Float32Array [0.9889000058174133, 1.9878000020980835, 3.0097999572753906, 3.9995999336242676] 32
+ * console.log(await w.data(), opt.memoryBytes()); // Float32Array [0.9890000224113464, 1.9880000352859497, 3.006999969482422, 3.996000051498413] 32
  * ```
  * @module
  */

@@ -19,7 +19,7 @@
  * using a = Tensor.fromArray([3, 0]);
  * using b = Tensor.fromArray([[4]]);
  * const norm = await clipGradNorm(new Map([["a", a], ["b", b]]), 1);
- * console.log(norm, await a.data()); // 5 Float32Array [0.5999998450279236, 0]
+ * console.log(norm, await a.data()); // 5 Float32Array [0.5999999046325684, 0]
  * ```
  * @module
  */

@@ -23,7 +23,7 @@
  * const params = new Map([["w", w]]), grads = new Map([["w", g]]);
  * opt.step(params, grads, 0.1);
  * opt.step(params, grads, 0.1);
- * console.log(await w.data(), opt.memoryBytes()); // Float32Array [0.7100000381469727, 1.7100000381469727] 8
+ * console.log(await w.data(), opt.memoryBytes()); // Float32Array [0.7099999785423279, 1.7100000381469727] 8
  * ```
  * @module
  */
