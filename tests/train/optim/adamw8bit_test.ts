@@ -112,4 +112,3 @@ gpuTest("AdamW8bit tracks AdamW on a quadratic (5000 weights, 200 steps)", async
   assert(r8.loss.at(-1)! < 0.005 * l0, `8-bit final loss ${r8.loss.at(-1)} of ${l0}`);
   assert(r32.loss.at(-1)! < 0.005 * l0, `32-bit final loss ${r32.loss.at(-1)} of ${l0}`);
 });
-});
