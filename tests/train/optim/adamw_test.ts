@@ -70,7 +70,7 @@ gpuTest(
 );
 
 gpuTest("AdamW: state() and loadState() resume bit-exactly", async () => {
-  const run = async (opt: AdamW, params: Map<string, Tensor>, from: number, to: number) => {
+  const run = (opt: AdamW, params: Map<string, Tensor>, from: number, to: number) => {
     for (let s = from; s < to; s++) {
       const grads = upload(gradValues(s));
       opt.step(params, grads, 0.01);
@@ -79,18 +79,18 @@ gpuTest("AdamW: state() and loadState() resume bit-exactly", async () => {
   };
   const a = upload(paramValues());
   using optA = new AdamW(OPTS);
-  await run(optA, a, 0, 3);
+  run(optA, a, 0, 3);
   const checkpoint = optA.state();
   const saved = new Map<string, Float32Array>();
   for (const [k, t] of a) saved.set(k, await t.data() as Float32Array);
-  await run(optA, a, 3, 6);
+  run(optA, a, 3, 6);
   // resume: new params from the saved values, a new optimizer from the checkpoint
   const b = upload(saved);
   using optB = new AdamW(OPTS);
   await optB.loadState(checkpoint);
   disposeAll(checkpoint); // loadState copied it
   assertEquals(optB.stepCount, 3);
-  await run(optB, b, 3, 6);
+  run(optB, b, 3, 6);
   for (const [k, t] of a) assertEquals(await b.get(k)!.data(), await t.data(), k);
   disposeAll(a);
   disposeAll(b);
