@@ -117,7 +117,10 @@ export function causalAttention(
  * The cache keeps each sequence's rows contiguous, `[batch, maxLength,
  * kvHeads·headDim]` (`model/kv_cache.ts`), so one head of one sequence is a
  * strided `[past+seq, headDim]` matrix that the GEMM reads in place, as in
- * {@link causalAttention} (which this equals when `past` is 0).
+ * {@link causalAttention} (which this equals when `past` is 0). Cache
+ * positions from `past + seq` on are never read.
+ *
+ * Reference: `tests/reference/attention.ts`.
  *
  * @param q queries `[batch·seq, heads·headDim]` (RoPE applied at their positions)
  * @param k cached keys `[batch, maxLength, kvHeads·headDim]`, valid up to `past + seq`
