@@ -222,8 +222,17 @@ interface GenerateReference {
  * except that after a step where the reference's top-2 logits are within f32 noise
  * (margin < 1e-3) the two may take different, equally valid paths.
  */
-async function compareWithReference(file: string): Promise<void> {
-  const ref = JSON.parse(await Deno.readTextFile(file)) as GenerateReference;
+async function compareWithReference(file: string, maker: string): Promise<void> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(file);
+  } catch (e) {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+    throw new Error(
+      `${file} is missing: run \`python3 ${maker}\` from the repository root and commit it`,
+    );
+  }
+  const ref = JSON.parse(text) as GenerateReference;
   const valid = await Deno.readFile("data/corpus/valid.txt");
   for (const p of ref.prompts) {
     assertEquals(p.ids, Array.from(valid.subarray(p.byte_offset, p.byte_offset + p.ids.length)));
@@ -253,7 +262,10 @@ async function compareWithReference(file: string): Promise<void> {
 }
 
 gpuTest("generate on data/tiny: greedy tokens equal a float64 numpy full recompute", async () => {
-  await compareWithReference("data/tiny/generate_reference_numpy.json");
+  await compareWithReference(
+    "data/tiny/generate_reference_numpy.json",
+    "tools/generate_reference_numpy.py",
+  );
 });
 
 // data/tiny/generate_reference.json is made by `python3 tools/generate_reference.py` on a
@@ -261,6 +273,9 @@ gpuTest("generate on data/tiny: greedy tokens equal a float64 numpy full recompu
 gpuTest(
   "generate on data/tiny: greedy tokens equal HF transformers' (use_cache=True)",
   async () => {
-    await compareWithReference("data/tiny/generate_reference.json");
+    await compareWithReference(
+      "data/tiny/generate_reference.json",
+      "tools/generate_reference.py (needs torch + transformers)",
+    );
   },
 );
