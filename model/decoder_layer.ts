@@ -26,8 +26,9 @@ import type { Tensor } from "../kernels/tensor.ts";
 import { add, mul, unary } from "../kernels/ops/elementwise.ts";
 import { rmsNorm } from "../kernels/ops/norm.ts";
 import { rope } from "../kernels/ops/rope.ts";
-import { causalAttention } from "./attention.ts";
+import { cachedAttention, causalAttention } from "./attention.ts";
 import type { LlamaConfig } from "./config.ts";
+import type { KVCache } from "./kv_cache.ts";
 import type { Linear } from "./linear.ts";
 
 /** What a decoder layer reads from its model. */
@@ -42,6 +43,17 @@ export interface LayerParts {
   linear(suffix: string): Linear;
 }
 
+/** Options of {@link decoderLayerSteps}. */
+export interface LayerStepOptions {
+  /**
+   * Decode against this cache: the tokens are at positions `cache.length …`
+   * (RoPE there), their keys and values are written into layer i's cache,
+   * and attention reads every cached position. The caller advances the
+   * cache after the last layer. Default: none (positions 0 … seq−1).
+   */
+  cache?: KVCache;
+}
+
 /**
  * One decoder layer, yielding `[name, input]` before each projection and
  * returning the new residual stream `[batch·seq, hidden]`.
@@ -52,6 +64,7 @@ export function* decoderLayerSteps(
   h: Tensor,
   batch: number,
   seq: number,
+  options: LayerStepOptions = {},
 ): Generator<[string, Tensor], Tensor, void> {
   const c = m.config;
   if (!Number.isInteger(i) || i < 0 || i >= c.numHiddenLayers) {
@@ -64,12 +77,15 @@ export function* decoderLayerSteps(
       }, ${c.hiddenSize}] (batch·seq, hidden)`,
     );
   }
-  if (c.slidingWindow !== null && seq > c.slidingWindow) {
+  const cache = options.cache;
+  const past = cache?.length ?? 0;
+  if (c.slidingWindow !== null && past + seq > c.slidingWindow) {
     throw new RangeError(
-      `layer ${i}: sequences of ${seq} tokens exceed the sliding window (${c.slidingWindow}); ` +
-        `sliding-window attention is not implemented, use windows ≤ ${c.slidingWindow}`,
+      `layer ${i}: sequences of ${past + seq} tokens exceed the sliding window ` +
+        `(${c.slidingWindow}); sliding-window attention is not implemented, use windows ≤ ${c.slidingWindow}`,
     );
   }
+  cache?.checkFits(batch, seq, h.dtype);
   const p = `layers.${i}`;
   const lin = (n: string) => m.linear(n);
   const norms = m.norms;
@@ -87,11 +103,15 @@ export function* decoderLayerSteps(
     using v = lin("self_attn.v_proj").forward(x);
     using q4 = q.reshape([batch, seq, H, D]);
     using k4 = k.reshape([batch, seq, KV, D]);
-    using qr4 = rope(q4, m.invFreq);
-    using kr4 = rope(k4, m.invFreq);
+    using qr4 = rope(q4, m.invFreq, { offset: past });
+    using kr4 = rope(k4, m.invFreq, { offset: past });
     using qr = qr4.reshape([batch * seq, H * D]);
     using kr = kr4.reshape([batch * seq, KV * D]);
-    using o = causalAttention(qr, kr, v, { batch, seq, heads: H, kvHeads: KV, headDim: D });
+    const dims = { batch, seq, heads: H, kvHeads: KV, headDim: D };
+    cache?.write(i, kr, v);
+    using o = cache
+      ? cachedAttention(qr, cache.keys(i), cache.values(i), { ...dims, past })
+      : causalAttention(qr, kr, v, dims);
     yield [`${p}.self_attn.o_proj`, o];
     attnOut = lin("self_attn.o_proj").forward(o);
   }

@@ -39,6 +39,7 @@ import { rmsNorm } from "../kernels/ops/norm.ts";
 import { decoderLayerSteps } from "./decoder_layer.ts";
 import { type LlamaConfig, ropeFrequencies } from "./config.ts";
 import { describeNonFinite } from "./finite.ts";
+import type { KVCache } from "./kv_cache.ts";
 import { DenseLinear, type Linear } from "./linear.ts";
 import { type LayerNorms, ModelParts } from "./parts.ts";
 import { LAYER_LINEARS } from "./topology.ts";
@@ -61,9 +62,16 @@ export interface ForwardOptions {
    * Under a tape, run each decoder layer through `checkpoint` (activation
    * checkpointing): only the layer inputs are kept and each layer is
    * recomputed in the backward pass. Same values and gradients, less memory.
-   * Default false.
+   * Default false. Not with a `cache`.
    */
   checkpointLayers?: boolean;
+  /**
+   * Decode with this key/value cache (`model/kv_cache.ts`): the ids are at
+   * positions `cache.length … cache.length+seq−1`, attend to every cached
+   * position, and are appended to the cache, whose length grows by `seq`.
+   * Needs every layer. Default: none (positions 0 … seq−1, nothing kept).
+   */
+  cache?: KVCache;
 }
 
 /**
@@ -189,7 +197,10 @@ export class LlamaModel extends ModelParts {
    */
   forward(ids: TokenIds, options: ForwardOptions = {}): Tensor {
     const b = this.tokenBatch(ids, options.batch);
-    using h = this.forwardHidden(b, options);
+    using h = this.forwardHidden(b, {
+      cache: options.cache,
+      checkpointLayers: options.checkpointLayers,
+    });
     return this.head(h, b.batch, b.seq);
   }
 
@@ -216,14 +227,45 @@ export class LlamaModel extends ModelParts {
     if (!Number.isInteger(n) || n < 0 || n > this.numLayers) {
       throw new RangeError(`forwardHidden: layers ${n} must be in [0, ${this.numLayers}]`);
     }
-    let h = this.embed(b.ids);
-    for (let i = 0; i < n; i++) {
-      const next = options.checkpointLayers
-        ? checkpoint((x) => this.layerForward(i, x, b.batch, b.seq), [h])
-        : this.layerForward(i, h, b.batch, b.seq);
-      h.dispose();
-      h = next;
+    const cache = options.cache;
+    if (cache && options.checkpointLayers) {
+      throw new RangeError(
+        "forwardHidden: checkpointLayers is for training and a cache for decoding; pass one of them",
+      );
     }
+    if (cache) {
+      if (n !== this.numLayers) {
+        throw new RangeError(
+          `forwardHidden: a cache needs every layer's keys and values; drop { layers: ${n} } ` +
+            `or the cache`,
+        );
+      }
+      if (cache.layers !== n || cache.kvHeads !== this.config.numKeyValueHeads) {
+        throw new RangeError(
+          `forwardHidden: ${cache} does not fit ${this}; make it with new KVCache(model.config, …)`,
+        );
+      }
+      if (cache.headDim !== this.config.headDim) {
+        throw new RangeError(
+          `forwardHidden: ${cache} has headDim ${cache.headDim}, not ${this.config.headDim}`,
+        );
+      }
+      cache.checkFits(b.batch, b.seq, this.dtype);
+    }
+    let h = this.embed(b.ids);
+    try {
+      for (let i = 0; i < n; i++) {
+        const next = options.checkpointLayers
+          ? checkpoint((x) => this.layerForward(i, x, b.batch, b.seq), [h])
+          : this.#drive(this.#steps(i, h, b.batch, b.seq, cache));
+        h.dispose();
+        h = next;
+      }
+    } catch (e) {
+      h.dispose();
+      throw e;
+    }
+    cache?.advance(b.seq);
     return h;
   }
 
@@ -286,7 +328,11 @@ export class LlamaModel extends ModelParts {
     seq: number,
     onLinearInput?: LinearInputHook,
   ): Tensor {
-    const steps = this.#steps(i, h, batch, seq);
+    return this.#drive(this.#steps(i, h, batch, seq), onLinearInput);
+  }
+
+  /** Runs a layer's steps, calling a synchronous hook before each projection. */
+  #drive(steps: ReturnType<typeof decoderLayerSteps>, onLinearInput?: LinearInputHook): Tensor {
     for (;;) {
       const r = steps.next();
       if (r.done) return r.value;
@@ -367,7 +413,7 @@ export class LlamaModel extends ModelParts {
     return y32.reshape([batch, seq, this.config.vocabSize]);
   }
 
-  #steps(i: number, h: Tensor, batch: number, seq: number) {
+  #steps(i: number, h: Tensor, batch: number, seq: number, cache?: KVCache) {
     this.alive();
     const p = `layers.${i}`;
     return decoderLayerSteps(
@@ -383,6 +429,7 @@ export class LlamaModel extends ModelParts {
       h,
       batch,
       seq,
+      { cache },
     );
   }
 

@@ -1,8 +1,8 @@
 /**
  * Real models: safetensors checkpoints (single and sharded), the HF config of
  * the Llama family, tokenizers, the `Linear` interface, the Llama forward pass
- * and its topology, loading, evaluation (perplexity, KL, top-1) and
- * calibration capture.
+ * and its topology, loading, generation with a key/value cache, evaluation
+ * (perplexity, KL, top-1) and calibration capture.
  *
  * @example
  * ```ts
@@ -107,4 +107,7 @@ export {
   type ObserverSource,
 } from "./capture.ts";
 export { type LayerNorms, ModelParts } from "./parts.ts";
-export { decoderLayerSteps, type LayerParts } from "./decoder_layer.ts";
+export { decoderLayerSteps, type LayerParts, type LayerStepOptions } from "./decoder_layer.ts";
+export { KVCache, type KVCacheConfig, type KVCacheOptions } from "./kv_cache.ts";
+export { checkSampleOptions, type SampleOptions, sampleToken } from "./sampling.ts";
+export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
