@@ -41,6 +41,7 @@ export {
 export { Rng } from "./random.ts";
 export { runtimeStats, sync, trimPool } from "./runtime.ts";
 export * as ops from "./ops/mod.ts";
+export * as optim from "./optim/mod.ts";
 export {
   checkGroup,
   createPackedWeight,
