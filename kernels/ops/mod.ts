@@ -22,3 +22,4 @@ export * from "./matmul.ts";
 export * from "./linalg.ts";
 export * from "./hadamard.ts";
 export * from "./svd.ts";
+export * from "./cross_entropy.ts";
