@@ -54,12 +54,18 @@ export interface CrossEntropyOptions {
 }
 
 /** Targets: an i32 tensor on the GPU, or CPU integers (checked against the vocabulary). */
-export type Targets = Tensor | Int32Array | readonly number[];
+export type CrossEntropyTargets = Tensor | Int32Array | readonly number[];
 
 const WG = 256;
 const MODES: Record<CrossEntropyReduction, number> = { none: 0, sum: 1, mean: 2 };
 
-function targetsTensor(op: string, t: Targets, rows: number, V: number, ignore: number): Tensor {
+function targetsTensor(
+  op: string,
+  t: CrossEntropyTargets,
+  rows: number,
+  V: number,
+  ignore: number,
+): Tensor {
   if (t instanceof Tensor) {
     expectDType(op, t, "i32");
     if (t.size !== rows) {
@@ -232,7 +238,7 @@ export function crossEntropyGrad(
  */
 export function crossEntropy(
   logits: Tensor,
-  targets: Targets,
+  targets: CrossEntropyTargets,
   options: CrossEntropyOptions = {},
 ): Tensor {
   const op = "crossEntropy";
