@@ -66,14 +66,11 @@ export { compareModels, perplexity } from "./model/eval.ts";
 
 // claims: what a notebook states, measured, checked against its stored outcome
 export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
-export type {
-  Better,
-  ClaimRecord,
-  ClaimSide,
-  ClaimSpec,
-  Outcome,
-  ScorecardOptions,
-} from "./viz/claim.ts";
+export type { ClaimRecord, ClaimSide } from "./viz/claim.ts";
+
+// gradients and training: valueAndGrad, customGrad, checkpoint …; optimizers, schedules
+export * as autograd from "./kernels/autograd.ts";
+export * as train from "./train/mod.ts";
 
 // namespaces: number formats, statistics, transforms, allocation, methods, charts
 export * as formats from "./quant/formats/mod.ts";

@@ -47,12 +47,29 @@ export function describeNonFinite(
   shape: readonly number[],
 ): string | undefined {
   const at = firstNonFinite(data);
-  if (at < 0) return undefined;
+  return at < 0 ? undefined : describeElement(name, at, data[at], shape);
+}
+
+/**
+ * `name[i, j] = value`: element `index` (flat, row-major with `shape`) and its value.
+ *
+ * @example
+ * ```ts
+ * import { describeElement } from "./finite.ts";
+ * console.log(describeElement("w", 5, NaN, [2, 3])); // w[1, 2] = NaN
+ * ```
+ */
+export function describeElement(
+  name: string,
+  index: number,
+  value: number,
+  shape: readonly number[],
+): string {
   const coords: number[] = [];
-  let rest = at;
+  let rest = index;
   for (let d = shape.length - 1; d >= 0; d--) {
     coords.unshift(rest % shape[d]);
     rest = Math.floor(rest / shape[d]);
   }
-  return `${name}[${coords.join(", ")}] = ${data[at]}`;
+  return `${name}[${coords.join(", ")}] = ${value}`;
 }

@@ -3,9 +3,11 @@
  * `model.safetensors` or a sharded `model.safetensors.index.json`) onto the
  * GPU as a {@link LlamaModel}. Every tensor the config implies is checked
  * (name, shape, float dtype) before any is read, so a malformed checkpoint
- * fails at once with an error naming the tensor; then tensors are read one
- * at a time and uploaded, converted to the requested dtype. Default
- * directory: the embedded tiny model, `data/tiny`.
+ * fails at once with an error naming the tensor; then the bytes are read in
+ * large slices (the next read overlapping the current upload), uploaded as
+ * stored and converted to the requested dtype on the GPU, and checked for
+ * NaN/±Inf on the GPU ({@link loadWeights}). Default directory: the embedded
+ * tiny model, `data/tiny`.
  *
  * @example
  * ```ts
@@ -18,11 +20,14 @@
  * @module
  */
 import { gpu } from "../kernels/gpu.ts";
-import { Tensor } from "../kernels/tensor.ts";
 import { expectedTensorNames, type LlamaConfig, loadLlamaConfig } from "./config.ts";
-import { describeNonFinite } from "./finite.ts";
 import { LlamaModel } from "./llama.ts";
+import { ModelLoadError } from "./load_error.ts";
+import { loadWeights } from "./load_weights.ts";
 import { openCheckpoint } from "./safetensors.ts";
+import { checkSliceBytes } from "./safetensors_slices.ts";
+
+export { ModelLoadError } from "./load_error.ts";
 
 /** The embedded tiny byte-level model shipped with lowbit. */
 export const TINY_MODEL_DIR: URL = new URL("../data/tiny/", import.meta.url);
@@ -31,31 +36,11 @@ export const TINY_MODEL_DIR: URL = new URL("../data/tiny/", import.meta.url);
 export interface LoadModelOptions {
   /** Weights and activations in f32 (default) or f16 (needs `shader-f16`). */
   dtype?: "f32" | "f16";
-}
-
-/** A checkpoint that does not match its config; names the tensor (or file). */
-export class ModelLoadError extends Error {
-  /** The tensor at fault, if one is. */
-  readonly tensor?: string;
-
   /**
-   * Makes the error.
-   *
-   * @param message what is wrong and what was expected
-   * @param tensor the tensor's HF name
-   *
-   * @example
-   * ```ts
-   * import { ModelLoadError } from "./load.ts";
-   * const e = new ModelLoadError("x is missing", "model.norm.weight");
-   * console.log(e.name, e.tensor); // ModelLoadError model.norm.weight
-   * ```
+   * Largest read from disk in bytes, a positive multiple of 4. Default 64 MiB;
+   * the next read overlaps the upload of the current one.
    */
-  constructor(message: string, tensor?: string) {
-    super(message);
-    this.name = "ModelLoadError";
-    this.tensor = tensor;
-  }
+  sliceBytes?: number;
 }
 
 function toPath(dir: string | URL): string {
@@ -230,7 +215,8 @@ function describeRuns(ids: number[]): string {
 
 /**
  * Loads a Llama-family model (config.json + safetensors) onto the GPU.
- * Tensors are read lazily, one at a time, and converted to `dtype`.
+ * Tensors are read in slices of `sliceBytes` (memory use stays bounded by two
+ * slices) and converted to `dtype` on the GPU.
  * `initGPU()` must have completed.
  *
  * @param dir checkpoint directory (default: the embedded `data/tiny`)
@@ -261,44 +247,25 @@ export async function loadModel(
         `lacks; load with { dtype: "f32" }`,
     );
   }
+  checkSliceBytes(options.sliceBytes, "loadModel");
   const path = toPath(dir);
   const config = await loadLlamaConfig(path);
   await refuseQuantized(path);
   const ckpt = await openCheckpoint(path);
-  const weights = new Map<string, Tensor>();
-  let next: Promise<unknown> | undefined;
   try {
     validateCheckpoint(config, ckpt);
-    // Read tensor i+1 from disk while tensor i is checked and uploaded.
-    const expected = expectedTensorNames(config);
-    next = expected.length ? ckpt.read(expected[0].name, { as: dtype }) : undefined;
-    for (let i = 0; i < expected.length; i++) {
-      const { name, shape } = expected[i];
-      const { data } = await (next as ReturnType<typeof ckpt.read>);
-      next = i + 1 < expected.length ? ckpt.read(expected[i + 1].name, { as: dtype }) : undefined;
-      const bad = describeNonFinite(name, data as ArrayLike<number>, shape);
-      if (bad) {
-        const stored = ckpt.info(name).dtype;
-        const overflow = dtype === "f16" && stored !== "F16" && !bad.endsWith("NaN");
-        throw new ModelLoadError(
-          `${ckpt.path}: ${bad}` +
-            (overflow
-              ? ` after conversion from ${stored} to f16: the value exceeds the f16 range ` +
-                `(±65504); load with { dtype: "f32" }`
-              : `; weights must be finite: the checkpoint is corrupt or was saved from a ` +
-                `diverged model (download it again, or repair the tensor)`),
-          name,
-        );
-      }
-      weights.set(name, Tensor.fromArray(data as Float32Array | Float16Array, shape, dtype));
+    const weights = await loadWeights(ckpt, expectedTensorNames(config), {
+      dtype,
+      sliceBytes: options.sliceBytes,
+    });
+    try {
+      const model = new LlamaModel(config, weights, dtype);
+      model.source = path;
+      return model;
+    } catch (e) {
+      for (const t of weights.values()) t.dispose();
+      throw e;
     }
-    const model = new LlamaModel(config, weights, dtype);
-    model.source = path;
-    return model;
-  } catch (e) {
-    next?.catch(() => {}); // a read already started must not end as an unhandled rejection
-    for (const t of weights.values()) t.dispose();
-    throw e;
   } finally {
     ckpt.close();
   }

@@ -15,6 +15,7 @@
  * @module
  */
 export {
+  type ByteSlice,
   type CheckpointReader,
   DTYPE_BYTES,
   DTYPES,
@@ -30,6 +31,9 @@ export {
   type ShardedWrite,
   type ShardOptions,
   SINGLE_FILE,
+  type SliceJob,
+  type SliceOptions,
+  type SlicePart,
   type TensorArray,
   type TensorData,
   type TensorInfo,

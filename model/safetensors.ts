@@ -30,6 +30,7 @@ export {
   type TensorData,
   type TensorInfo,
 } from "./safetensors_read.ts";
+export type { ByteSlice, SliceJob, SliceOptions, SlicePart } from "./safetensors_slices.ts";
 export { type TensorInput, writeSafetensors } from "./safetensors_write.ts";
 export {
   type CheckpointReader,

@@ -18,6 +18,14 @@
 import type { SafetensorsDType } from "./safetensors_dtype.ts";
 import { checkDecodeAs, decodeTensor, type TensorArray } from "./safetensors_decode.ts";
 import {
+  type ByteSlice,
+  checkSliceBytes,
+  planSlices,
+  readSlices,
+  type SliceJob,
+  type SliceOptions,
+} from "./safetensors_slices.ts";
+import {
   type HeaderEntry,
   parseHeader,
   readHeaderLength,
@@ -68,13 +76,22 @@ export interface SafetensorsReader extends AsyncDisposable {
   info(name: string): TensorInfo;
   /** Reads tensor `name`'s bytes (and only those) and decodes them. */
   read(name: string, options?: ReadOptions): Promise<TensorData>;
+  /**
+   * Reads the raw bytes of tensors `names` in large slices, in file order, the
+   * next slice read while the caller handles the current one (see
+   * `model/safetensors_slices.ts`). A slice's bytes are valid until the next is asked for.
+   */
+  slices(names: readonly string[], options?: SliceOptions): AsyncGenerator<ByteSlice>;
+  /** The reads {@link SafetensorsReader.slices} makes, for joining several files into one stream. */
+  sliceJobs(names: readonly string[], options?: SliceOptions): SliceJob[];
   /** Releases the file handle(s); later reads throw. Safe to call twice. */
   close(): void;
 }
 
 /** Where a {@link TensorFile} gets bytes from. */
 interface ByteSource {
-  read(offset: number, length: number): Promise<Uint8Array>;
+  /** Reads `length` bytes at `offset`, into `into` when given (exactly `length` long). */
+  read(offset: number, length: number, into?: Uint8Array): Promise<Uint8Array>;
   close(): void;
 }
 
@@ -132,28 +149,49 @@ class TensorFile implements SafetensorsReader {
   async read(name: string, options: ReadOptions = {}): Promise<TensorData> {
     const e = this.#entry(name);
     const as = checkDecodeAs(options.as ?? "native", e.dtype, this.path, name);
-    if (this.#closed) {
-      throw new SafetensorsError(this.path, "the file was closed; open it again to read", {
-        tensor: name,
-      });
-    }
-    this.#pending++;
-    const job = this.#queue.then(() =>
-      this.#source.read(this.#dataStart + e.begin, e.end - e.begin)
-    );
-    this.#queue = job.catch(() => {});
-    let bytes: Uint8Array;
-    try {
-      bytes = await job;
-    } finally {
-      this.#pending--;
-      if (this.#closed && this.#pending === 0) this.#release();
-    }
+    const bytes = await this.#readBytes(e.begin, e.end - e.begin, name);
     return {
       dtype: e.dtype,
       shape: [...e.shape],
       data: decodeTensor(bytes, e.dtype, as, this.path, name),
     };
+  }
+
+  sliceJobs(names: readonly string[], options: SliceOptions = {}): SliceJob[] {
+    const sliceBytes = checkSliceBytes(options.sliceBytes, this.path);
+    const entries = [...new Set(names)].map((n) => this.#entry(n));
+    return planSlices(entries, sliceBytes).map((s) => ({
+      length: s.length,
+      parts: s.parts,
+      read: (into: Uint8Array) => this.#readBytes(s.offset, s.length, s.parts[0].name, into),
+    }));
+  }
+
+  slices(names: readonly string[], options: SliceOptions = {}): AsyncGenerator<ByteSlice> {
+    return readSlices(this.sliceJobs(names, options));
+  }
+
+  /** Reads data-section bytes through the handle, one read at a time even when reads overlap. */
+  async #readBytes(
+    offset: number,
+    length: number,
+    tensor: string,
+    into?: Uint8Array,
+  ): Promise<Uint8Array> {
+    if (this.#closed) {
+      throw new SafetensorsError(this.path, "the file was closed; open it again to read", {
+        tensor,
+      });
+    }
+    this.#pending++;
+    const job = this.#queue.then(() => this.#source.read(this.#dataStart + offset, length, into));
+    this.#queue = job.catch(() => {});
+    try {
+      return await job;
+    } finally {
+      this.#pending--;
+      if (this.#closed && this.#pending === 0) this.#release();
+    }
   }
 
   #release(): void {
@@ -238,8 +276,8 @@ export async function openSafetensors(path: string): Promise<SafetensorsReader> 
     await readFull(file, json, path);
     const header = parseHeader(json, size - 8 - n, path);
     const source: ByteSource = {
-      async read(offset, length) {
-        const buf = new Uint8Array(length);
+      async read(offset, length, into) {
+        const buf = into ?? new Uint8Array(length);
         if (length === 0) return buf;
         await file.seek(offset, Deno.SeekMode.Start);
         await readFull(file, buf, path);

@@ -25,6 +25,12 @@ import {
   type TensorData,
   type TensorInfo,
 } from "./safetensors_read.ts";
+import {
+  type ByteSlice,
+  readSlices,
+  type SliceJob,
+  type SliceOptions,
+} from "./safetensors_slices.ts";
 import { checkWriteMetadata, type PreparedTensor, prepareTensors } from "./safetensors_encode.ts";
 import { commitTemp, fileChunks, type TensorInput, writeTemp } from "./safetensors_write.ts";
 
@@ -107,6 +113,20 @@ class Checkpoint implements CheckpointReader {
     } catch (e) {
       return Promise.reject(e);
     }
+  }
+
+  sliceJobs(names: readonly string[], options?: SliceOptions): SliceJob[] {
+    const byShard = new Map<SafetensorsReader, string[]>(this.#shards.map((s) => [s, []]));
+    for (const name of names) byShard.get(this.#shard(name))!.push(name);
+    return this.#shards.flatMap((s) => {
+      const own = byShard.get(s)!;
+      return own.length ? s.sliceJobs(own, options) : [];
+    });
+  }
+
+  slices(names: readonly string[], options?: SliceOptions): AsyncGenerator<ByteSlice> {
+    // one stream over the shards: the first slice of the next shard is read ahead too
+    return readSlices(this.sliceJobs(names, options));
   }
 
   close(): void {

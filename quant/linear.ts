@@ -13,8 +13,9 @@
  * - an optional low-rank correction A `[out, k]` · B `[k, in]` in f32 (LQER,
  *   LQ-LoRA), fed the unquantized input;
  * - an optional transform T relating the codes' basis to the layer's, used
- *   on the packed path: per-channel scales (x ← x·diag(s), so Ŵ = Q·diag(s)),
- *   or seeded random rotations (QuIP: x ← x·Vᵀ before the codes, y ← y·U
+ *   on the packed path: per-channel scales (x ← Q_in(x)·diag(s), so
+ *   Ŵ = Q·diag(s); the input is quantized in the layer's basis, as on the
+ *   dense path: CrossQuant with static columns), or seeded random rotations (QuIP: x ← x·Vᵀ before the codes, y ← y·U
  *   after, so Ŵ = Uᵀ·Q·V; V = randomRotation(in, inputSeed), U =
  *   randomRotation(out, outputSeed) from `quant/transforms/rotation.ts`).
  *
@@ -207,12 +208,14 @@ export class QuantLinear implements Linear {
 
   #packed(x: Tensor): Tensor {
     const t = this.transform;
+    if (t?.kind === "scales") {
+      // y = Q_in(x)·(Q·diag(s))ᵀ = (Q_in(x)·diag(s))·Qᵀ
+      using xq = this.input ? quantizeInput(x, this.input) : x.reshape(x.shape);
+      using xs = mul(xq, t.scales);
+      return this.codes!.matmul(xs, { bias: this.bias });
+    }
     const rot = t?.kind === "rotation" ? this.#rotation(t) : undefined;
-    using xt = !t
-      ? x.reshape(x.shape)
-      : rot
-      ? rot.input.forward(x)
-      : mul(x, (t as { scales: Tensor }).scales);
+    using xt = rot ? rot.input.forward(x) : x.reshape(x.shape);
     using xq = this.input ? quantizeInput(xt, this.input) : xt.reshape(xt.shape);
     if (!rot?.output) return this.codes!.matmul(xq, { bias: this.bias });
     using z = this.codes!.matmul(xq);

@@ -2,8 +2,9 @@
  * The GPU pass behind `quantize()` (`quant/weight.ts`) and `fakeQuant`:
  * applying a {@link Quantizer} to a tensor: per-group statistics
  * (one GPU pass, which also finds NaN/Inf), per-group ranges and scales by
- * the format's own rule (on the CPU, in f32 arithmetic identical to the
- * reference formats in `quant/formats/`), then one GPU pass that rounds every
+ * the rule of the format's family record, or of its block-scale format
+ * (`quant/formats/`: on the CPU, in f32 arithmetic identical to the
+ * reference formats), then one GPU pass that rounds every
  * element through the format's decision table. Codes agree bit for bit with
  * the pure-TS formats on an adapter with correctly rounded f32 division
  * (lavapipe); WebGPU allows division to be off by 2.5 ulp, so on other GPUs a
@@ -30,22 +31,11 @@ import {
   tableQuantize,
   type TableQuantized,
 } from "../kernels/ops/quantize.ts";
-import {
-  affineParams,
-  e4m3,
-  e8m0,
-  F32_MAX,
-  floorLog2,
-  mxSharedExponent,
-  nvfp4TensorEncodeScale,
-  symmetricScale,
-} from "./formats/mod.ts";
+import { familyOf, scaleFormats } from "./formats/mod.ts";
 import { firstNonFinite } from "../model/finite.ts";
 import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
 import { groupRanges } from "./range.ts";
-
-const f = Math.fround;
 
 /**
  * One quantization pass's output: unpacked codes, per-group scales (and
@@ -158,65 +148,29 @@ export async function quantizePass(
     return `${name}: group ${i} (${row}columns ${c0}–${c0 + groupSize - 1}) has ${range}`;
   };
   const table = decisionTable(fmt);
-  const enc = new Float32Array(groups);
-  const dec = new Float32Array(groups);
-  let zeros: Float32Array | undefined;
-  let scaleCodes: Uint8Array | undefined;
-  let tensorScale = 1;
-  let mode: "div" | "mul" = "div";
-  if (!q.symmetric) {
-    if (!isInt(fmt)) throw new RangeError(`${q.format}: asymmetric needs an integer format`);
-    zeros = new Float32Array(groups);
-    for (let i = 0; i < groups; i++) {
-      const { scale, zero } = affineParams(ranges.min[i], ranges.max[i], fmt);
-      enc[i] = dec[i] = storeScale(scale, q.scale);
-      if (!Number.isFinite(dec[i])) throw scaleOverflow(place(i), scale, q);
-      zeros[i] = zero;
-    }
-  } else if (q.scale === "e8m0") {
-    mode = "mul";
-    scaleCodes = new Uint8Array(groups);
-    const emax = floorLog2(fmt.maxValue);
-    for (let i = 0; i < groups; i++) {
-      const shared = mxSharedExponent(ranges.clip[i], emax);
-      scaleCodes[i] = e8m0.fromExponent(shared);
-      enc[i] = 2 ** -shared;
-      dec[i] = 2 ** shared;
-    }
-  } else if (q.scale === "e4m3") {
-    mode = "mul";
-    scaleCodes = new Uint8Array(groups);
-    let amax = options.tensorAmax ?? 0;
-    if (options.tensorAmax === undefined) { for (const c of ranges.clip) amax = Math.max(amax, c); }
-    const sEnc = nvfp4TensorEncodeScale(amax);
-    tensorScale = f(1 / sEnc);
-    const emax = f(fmt.maxValue);
-    for (let i = 0; i < groups; i++) {
-      const sb = e4m3.encode(f(f(f(ranges.clip[i]) / emax) * sEnc));
-      scaleCodes[i] = sb;
-      dec[i] = e4m3.decode(sb);
-      enc[i] = Math.min(f(1 / f(dec[i] * tensorScale)), F32_MAX);
-    }
-  } else {
-    const maxValue = isInt(fmt) ? fmt.qmax : fmt.maxValue;
-    const eps = q.format === "ternary" ? 1e-5 : 0;
-    for (let i = 0; i < groups; i++) {
-      let s: number;
-      if (ranges.kind === "mean") s = f(Math.max(ranges.clip[i], eps)); // absmean / absmedian
-      else if (isInt(fmt)) s = symmetricScale(ranges.clip[i], fmt);
-      else s = ranges.clip[i] === 0 ? 1 : f(ranges.clip[i] / maxValue);
-      const stored = storeScale(s, q.scale);
+  // the family record's rule (asymmetric, or symmetric with float scales), or the
+  // block-scale format's own rule (E8M0, E4M3) for the groups of any element
+  const family = familyOf(fmt);
+  const scaleFormat = scaleFormats[q.scale];
+  const rule = !q.symmetric ? family.affine : scaleFormat.rule ?? family.scale;
+  if (!rule) throw new RangeError(`${q.format}: asymmetric needs an integer format`);
+  const scales = rule(fmt, {
+    kind: ranges.kind,
+    clip: ranges.clip,
+    min: ranges.min,
+    max: ranges.max,
+    tensorAmax: options.tensorAmax,
+    store(s: number, i: number): number {
+      const stored = scaleFormat.store ? scaleFormat.store(s) : s;
       if (!Number.isFinite(stored)) throw scaleOverflow(place(i), s, q);
-      s = stored;
-      dec[i] = s;
-      // a zero scale (binary of an all-zero group) still needs a finite encode divisor
-      enc[i] = s > 0 ? s : 1;
-    }
-  }
+      return stored;
+    },
+  });
+  const { zeros, scaleCodes, tensorScale } = scales;
 
   // 4. one GPU pass over the elements
-  using encT = Tensor.fromArray(enc);
-  using decT = Tensor.fromArray(dec);
+  using encT = Tensor.fromArray(scales.encode);
+  using decT = Tensor.fromArray(scales.decode);
   const seed = q.rounding.kind === "stochastic" ? q.rounding.seed >>> 0 : undefined;
   let out: TableQuantized;
   if (zeros && isInt(fmt)) {
@@ -235,13 +189,13 @@ export async function quantizePass(
       groupSize,
       table,
       encode: encT,
-      mode,
+      mode: scales.mode,
       decode: decT,
       decode2: tensorScale,
       stochasticSeed: seed,
     });
   }
-  return quantizedTensor(q, x.shape, groupSize, out, dec, zeros, scaleCodes, tensorScale);
+  return quantizedTensor(q, x.shape, groupSize, out, scales.decode, zeros, scaleCodes, tensorScale);
 }
 
 function quantizedTensor(
@@ -284,14 +238,6 @@ function scaleOverflow(where: string, scale: number, q: Quantizer): RangeError {
 }
 
 const F16_MAX = 65504;
-
-/** Rounds a scale to its storage format (f16 scales are f16-representable; never 0 → NaN). */
-function storeScale(s: number, format: string): number {
-  if (format !== "f16") return s;
-  const h = Float16Array.of(s)[0];
-  // an f16 underflow to 0 would make every code saturate; keep the smallest f16 instead
-  return h === 0 && s > 0 ? 2 ** -24 : h;
-}
 
 /** Per input channel: quantize the transpose per row, transposed back. */
 async function quantizeInputChannels(

@@ -29,17 +29,31 @@ export interface LayerRow {
   sqnrDb: number;
 }
 
-/** What a model-level quantization did, layer by layer. */
-export interface QuantReport {
-  /** One row per quantized layer, in the order they were quantized. */
-  layers: LayerRow[];
-  /** Parameter-weighted mean bits per weight over the quantized layers. */
-  bitsPerWeight: number;
-  /** The registry name of the method (set by `quantizeModel`). */
-  method?: string;
-  /** Wall time of the whole run, seconds (set by `quantizeModel`). */
-  seconds?: number;
-}
+/**
+ * What a model-level quantization did, layer by layer: the one report of
+ * every method. A method's own facts (the bit allocation of layer-wise IP,
+ * AWQ's α per input group, …) go in `details`, typed by `D`: present when
+ * `D` is given, optional otherwise.
+ */
+export type QuantReport<D extends object | undefined = undefined> =
+  & {
+    /** One row per quantized layer, in the order they were quantized. */
+    layers: LayerRow[];
+    /** Parameter-weighted mean bits per weight over the quantized layers. */
+    bitsPerWeight: number;
+    /** The registry name of the method (set by `quantizeModel`). */
+    method?: string;
+    /** Wall time of the whole run, seconds (set by `quantizeModel`). */
+    seconds?: number;
+  }
+  & (D extends object ? {
+      /** The method's own facts. */
+      details: D;
+    }
+    : {
+      /** The method's own facts, if it reports any. */
+      details?: object;
+    });
 
 /**
  * Parameter-weighted mean bits per weight of report rows (0 for none).

@@ -42,6 +42,8 @@ import {
   unpackWeights,
 } from "../kernels/lowbit/layout.ts";
 import { lowbitMatmul } from "../kernels/lowbit/kernel.ts";
+import type { Storage } from "../kernels/lowbit/codegen.ts";
+import { familyOf, scaleFormats } from "./formats/mod.ts";
 import { tableDequantize } from "../kernels/quantize/mod.ts";
 import { mul, sub } from "../kernels/ops/elementwise.ts";
 import { bitsPerWeight, describe, elementFormat, type Quantizer } from "./quantizer.ts";
@@ -58,14 +60,45 @@ export function streamFormat(bits: number): "binary" | `int${2 | 3 | 4 | 5 | 6 |
 }
 
 /**
- * The low-bit kernel format that computes with codes of `q`.
+ * The kernel storage that computes with codes of `q`: the one its format's
+ * family record gives (`quant/formats/`), for the scale format `q` stores.
  *
- * Symmetric `int<b>` → `int<b>`; asymmetric `uint<b>` → `int<b>` with zero
- * points; E2M1 with E4M3 block scales → `nvfp4`, with E8M0 → `mxfp4`, with
- * float scales → `fp4`; `ternary`, `binary` → themselves; any other ≤ 8-bit
+ * Symmetric `int<b>` and asymmetric `uint<b>` → `int<b>` (with zero points);
+ * E2M1 with E4M3 block scales → `nvfp4`, with E8M0 → `mxfp4`, with float
+ * scales → `fp4`; `binary` → itself; ternary → `int2`; any other ≤ 8-bit
  * format (NF4 included) → `codebook<b>` with the format's own value table, so
- * the kernels get the values from the weight. Scales per input
- * channel have no kernel (scales run along rows) and are rejected.
+ * the kernels get the values from the weight. Scales per input channel have
+ * no kernel (scales run along rows) and are rejected.
+ *
+ * @example
+ * ```ts
+ * import { kernelStorageOf } from "./weight.ts";
+ * import { int, nvfp4, quantizer } from "./quantizer.ts";
+ * console.log(kernelStorageOf(int(3)).name, kernelStorageOf(nvfp4()).name); // int3 nvfp4
+ * console.log(kernelStorageOf(quantizer("nf4")).codebookSize); // 16
+ * ```
+ */
+export function kernelStorageOf(q: Quantizer): Storage {
+  const fmt = elementFormat(q.format);
+  const g = q.granularity;
+  if (g.kind === "channel" && g.axis === 1) {
+    throw new RangeError(
+      `${q.format}: scales per input channel have no packed kernel (scales run along rows); ` +
+        `quantize per output channel or per group to run on the low-bit kernels`,
+    );
+  }
+  const storage = familyOf(fmt).storage(fmt, scaleFormats[q.scale]);
+  if (!storage) {
+    throw new RangeError(
+      `${q.format} with ${q.scale} scales has no packed kernel format; quantize with ` +
+        `f16/f32 scales (or a format whose family has a kernel) to run on the low-bit kernels`,
+    );
+  }
+  return storage;
+}
+
+/**
+ * The name of the kernel storage of `q` ({@link kernelStorageOf}).
  *
  * @example
  * ```ts
@@ -76,28 +109,7 @@ export function streamFormat(bits: number): "binary" | `int${2 | 3 | 4 | 5 | 6 |
  * ```
  */
 export function kernelFormatOf(q: Quantizer): LowbitFormat {
-  const fmt = elementFormat(q.format);
-  const g = q.granularity;
-  if (g.kind === "channel" && g.axis === 1) {
-    throw new RangeError(
-      `${q.format}: scales per input channel have no packed kernel (scales run along rows); ` +
-        `quantize per output channel or per group to run on the low-bit kernels`,
-    );
-  }
-  // the format record says how the kernels store it (quant/formats: `kernel`)
-  switch (fmt.kernel) {
-    case "int":
-      return `int${fmt.bits}` as LowbitFormat;
-    case "e2m1":
-      return q.scale === "e4m3" ? "nvfp4" : q.scale === "e8m0" ? "mxfp4" : "fp4";
-    case "ternary":
-    case "binary":
-      return fmt.kernel;
-  }
-  if (q.scale === "e4m3" || q.scale === "e8m0") {
-    throw new RangeError(`${q.format} with ${q.scale} block scales has no packed kernel format`);
-  }
-  return `codebook${fmt.bits}` as LowbitFormat;
+  return kernelStorageOf(q).name as LowbitFormat;
 }
 
 /** What a {@link QuantizedWeight} is made of (see the module doc for the layout). */
@@ -312,8 +324,7 @@ export class QuantizedWeight implements Disposable {
           `staticGroups, or without actOrder`,
       );
     }
-    const format = this.kernelFormat;
-    const blockScaled = format === "nvfp4" || format === "mxfp4";
+    const storage = kernelStorageOf(this.quantizer);
     const fmt = elementFormat(this.quantizer.format);
     const g = this.quantizer.granularity;
     const cols = this.shape[1];
@@ -325,17 +336,18 @@ export class QuantizedWeight implements Disposable {
       groupSize = cols;
     }
     this.#kernel = createPackedWeight({
-      format,
+      format: storage,
       shape: this.shape,
       groupSize,
       words: this.codes.reshape(this.codes.shape),
-      scales: blockScaled ? this.scaleCodes! : scales,
+      // block-scaled storages (E4M3, E8M0) read the scale bytes
+      scales: storage.scale === "float" ? scales : this.scaleCodes!,
       scaleDtype: "f32",
       zeros: this.zeros?.length === 1 && this.shape[0] > 1
         ? new Float32Array(this.shape[0]).fill(this.zeros[0])
         : this.zeros,
-      tensorScale: format === "nvfp4" ? this.tensorScale : undefined,
-      codebook: format.startsWith("codebook")
+      tensorScale: storage.tensorScale ? this.tensorScale : undefined,
+      codebook: storage.codebookSize
         ? Array.from(fmt.values, (v) => (Number.isFinite(v) ? v : 0))
         : undefined,
     });

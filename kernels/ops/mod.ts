@@ -12,6 +12,8 @@
  * @module
  */
 export * from "./elementwise.ts";
+export * from "./cast_bits.ts";
+export * from "./nonfinite.ts";
 export * from "./reduce.ts";
 export * from "./softmax.ts";
 export * from "./norm.ts";

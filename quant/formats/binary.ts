@@ -20,7 +20,21 @@ import {
   checkNotNaN,
   type ElementFormat,
   f32ScaledFormat,
+  type FormatFamily,
 } from "./format.ts";
+import { BINARY } from "../../kernels/lowbit/binary.ts";
+import { maxValueScales } from "./codebook.ts";
+
+/**
+ * The binary family: scale = clip (maxValue 1) or the mean magnitude
+ * (XNOR-Net's α = mean |W|); the kernels store one sign bit per weight
+ * (`kernels/lowbit/binary.ts`).
+ */
+export const BINARY_FAMILY: FormatFamily = {
+  name: "binary",
+  scale: maxValueScales(),
+  storage: () => BINARY,
+};
 
 const BINARY_VALUES = new Float32Array([1, -1]);
 
@@ -36,7 +50,7 @@ const BINARY_VALUES = new Float32Array([1, -1]);
  * ```
  */
 export const binaryElement: ElementFormat = {
-  kernel: "binary",
+  family: BINARY_FAMILY,
   name: "binary",
   bits: 1,
   values: BINARY_VALUES,

@@ -16,8 +16,14 @@
  *   restricted-range integers, negative zero of sign-magnitude formats). Every other code `c`
  *   satisfies `encode(decode(c)) === c`.
  *
+ * The format records also say how the packed kernels store codes
+ * ({@link FormatFamily}.storage): that is the one thing `quant/formats/`
+ * takes from `kernels/` (the storage records of `kernels/lowbit/`, pure-TS
+ * WGSL generators); the encoders and decoders here use none of it.
+ *
  * @module
  */
+import type { Storage } from "../../kernels/lowbit/codegen.ts";
 
 /** A scalar code format of at most 8 bits, with its full value table. */
 export interface ElementFormat {
@@ -36,13 +42,156 @@ export interface ElementFormat {
   /** The value of `code` (`values[code]`); throws on a code outside `[0, 2^bits)`. */
   decode(code: number): number;
   /**
-   * How the packed low-bit kernels store and decode the codes: as integers
-   * (two's complement, or unsigned with zero points), as E2M1 (with float,
-   * E8M0 or E4M3 scales), as ternary or binary. Absent: a codebook of
-   * `values` (any format of at most 8 bits).
+   * The format's family record: how a group's scale is computed and how the
+   * packed kernels store the codes. Absent: the codebook family
+   * (`quant/formats/codebook.ts`: scale = range / maxValue, codes decoded
+   * through the `values` table).
    */
-  readonly kernel?: "int" | "e2m1" | "ternary" | "binary";
+  readonly family?: FormatFamily;
 }
+
+/**
+ * What a scale rule reads: the range of every group (from `quant/range.ts`)
+ * and how a float scale is stored.
+ */
+export interface ScaleRuleInput {
+  /** "clip": `clip` is a range limit; "mean": `clip` is a mean magnitude used as the scale. */
+  readonly kind: "clip" | "mean";
+  /** Per group: the clipping range (symmetric) or mean magnitude. */
+  readonly clip: Float32Array;
+  /** Per group: the minimum (asymmetric rules). */
+  readonly min: Float32Array;
+  /** Per group: the maximum (asymmetric rules). */
+  readonly max: Float32Array;
+  /** NVFP4: a calibrated tensor amax to use instead of the largest group range. */
+  readonly tensorAmax?: number;
+  /**
+   * Rounds the float scale of group `group` to its storage (f16 or f32);
+   * throws, naming the group, when the storage cannot hold it.
+   */
+  store(scale: number, group: number): number;
+}
+
+/** The scales a rule gives every group. */
+export interface GroupScales {
+  /** Per group: what each element is divided by ("div") or multiplied by ("mul") to encode. */
+  readonly encode: Float32Array;
+  /** How `encode` applies. */
+  readonly mode: "div" | "mul";
+  /** Per group: the decode multiplier, value = table[code] · decode · tensorScale. */
+  readonly decode: Float32Array;
+  /** Per group: integer zero points (asymmetric rules). */
+  readonly zeros?: Float32Array;
+  /** Per group: the stored scale bytes (E8M0, E4M3). */
+  readonly scaleCodes?: Uint8Array;
+  /** The per-tensor decode scale (NVFP4; 1 otherwise). */
+  readonly tensorScale: number;
+}
+
+/** A scale rule: the scales of every group of codes of `element`. */
+export type ScaleRule = (element: ElementFormat, ranges: ScaleRuleInput) => GroupScales;
+
+/**
+ * How scales are stored: a float format (f32, f16) that rounds each group's
+ * scale, or a block-scale code format (E8M0, E4M3) with its own rule for the
+ * groups of any element format.
+ */
+export interface ScaleFormatRecord {
+  /** "f32", "f16", "e8m0", "e4m3". */
+  readonly name: string;
+  /** Float scales: rounds a scale to what is stored (absent: stored as is). */
+  store?(scale: number): number;
+  /** Block scales: the rule of every symmetric group, replacing the family's. */
+  readonly rule?: ScaleRule;
+}
+
+/**
+ * A format family: the scale rule of its groups and the kernel storage of its
+ * codes. The quantizer and the weight read it; nothing else looks at a
+ * format's name.
+ */
+export interface FormatFamily {
+  /** "int", "fp4", "ternary", "binary", "codebook". */
+  readonly name: string;
+  /** Symmetric groups with float scales. */
+  readonly scale: ScaleRule;
+  /** Asymmetric groups (scale and zero point); absent when the family has none. */
+  readonly affine?: ScaleRule;
+  /**
+   * How the packed low-bit kernels store codes of `element` whose scales are
+   * stored as `scale`; undefined when no kernel runs them.
+   */
+  storage(element: ElementFormat, scale: ScaleFormatRecord): Storage | undefined;
+}
+
+const fr = Math.fround;
+
+/**
+ * The symmetric float-scale loop every family shares: a group's scale is
+ * `scale(clip)` for a range limit, or the mean magnitude itself (at least
+ * `eps`) for a "mean" range; each is stored (`ranges.store`), and a zero
+ * scale (binary of an all-zero group) gets the finite encode divisor 1.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { floatScales } from "./format.ts";
+ * const r = floatScales({
+ *   kind: "clip", clip: Float32Array.of(6, 0), min: new Float32Array(2), max: new Float32Array(2),
+ *   store: (s) => s,
+ * }, (clip) => clip / 2);
+ * assert(Array.from(r.decode).join() === "3,0" && Array.from(r.encode).join() === "3,1");
+ * ```
+ */
+export function floatScales(
+  ranges: ScaleRuleInput,
+  scale: (clip: number) => number,
+  eps = 0,
+): GroupScales {
+  const n = ranges.clip.length;
+  const encode = new Float32Array(n);
+  const decode = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const c = ranges.clip[i];
+    const s = ranges.kind === "mean" ? fr(Math.max(c, eps)) : scale(c);
+    const stored = ranges.store(s, i);
+    decode[i] = stored;
+    encode[i] = stored > 0 ? stored : 1;
+  }
+  return { encode, mode: "div", decode, tensorScale: 1 };
+}
+
+/**
+ * Float scales stored as f32: kept as they are.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { F32_SCALES } from "./format.ts";
+ * assert(F32_SCALES.store!(0.1) === 0.1);
+ * ```
+ */
+export const F32_SCALES: ScaleFormatRecord = { name: "f32", store: (s) => s };
+
+/**
+ * Float scales stored as f16: rounded to the nearest f16 (an overflow gives
+ * Infinity, which the quantizer reports); a positive scale that would
+ * underflow to 0 keeps the smallest f16, 2⁻²⁴, so codes never all saturate.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { F16_SCALES } from "./format.ts";
+ * assert(F16_SCALES.store!(1e-9) === 2 ** -24 && F16_SCALES.store!(1e5) === Infinity);
+ * ```
+ */
+export const F16_SCALES: ScaleFormatRecord = {
+  name: "f16",
+  store(s: number): number {
+    const h = Float16Array.of(s)[0];
+    return h === 0 && s > 0 ? 2 ** -24 : h;
+  },
+};
 
 /** The result of quantizing a tensor with a {@link BlockFormat}: codes and per-block scales. */
 export interface QuantizedBlocks {

@@ -15,10 +15,27 @@
  * Rounding: round half to even, then clamp (saturate). Scaled helpers compute x/scale as one
  * correctly rounded f32 division (`Math.fround`), so an f32 kernel can match them bit for bit.
  *
+ * The int family ({@link INT_FAMILY}): symmetric groups get scale = amax / qmax
+ * ({@link symmetricScale}), asymmetric ones scale and zero point over [min, max]
+ * ({@link affineParams}); the packed kernels store `int<b>` bit streams
+ * (`kernels/lowbit/int.ts`, two's complement, or unsigned with zero points).
+ *
  * @module
  */
 
-import { checkCode, checkNotNaN, type ElementFormat, roundHalfEven } from "./format.ts";
+import type { Storage } from "../../kernels/lowbit/codegen.ts";
+import { intStorage } from "../../kernels/lowbit/int.ts";
+import {
+  checkCode,
+  checkNotNaN,
+  type ElementFormat,
+  floatScales,
+  type FormatFamily,
+  type GroupScales,
+  roundHalfEven,
+  type ScaleRule,
+  type ScaleRuleInput,
+} from "./format.ts";
 
 /** Options for {@link intFormat}. */
 export interface IntOptions {
@@ -69,7 +86,7 @@ export function intFormat(bits: number, options: IntOptions = {}): IntFormat {
   const toCode = (q: number): number => (q < 0 ? q + size : q);
   return {
     name,
-    kernel: "int",
+    family: INT_FAMILY,
     bits,
     values,
     maxValue: Math.max(qmax, -qmin),
@@ -87,6 +104,69 @@ export function intFormat(bits: number, options: IntOptions = {}): IntFormat {
     },
   };
 }
+
+/**
+ * The symmetric rule of integer formats: scale = {@link symmetricScale}(clip)
+ * (a "mean" range is the scale, at least `eps`).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { int4r, intScales } from "./int.ts";
+ * const r = intScales()(int4r, {
+ *   kind: "clip", clip: Float32Array.of(3.5), min: new Float32Array(1), max: new Float32Array(1),
+ *   store: (s) => s,
+ * });
+ * assert(r.decode[0] === 0.5);
+ * ```
+ */
+export function intScales(eps = 0): ScaleRule {
+  return (element, ranges) =>
+    floatScales(ranges, (clip) => symmetricScale(clip, element as IntFormat), eps);
+}
+
+/**
+ * The asymmetric rule: {@link affineParams} of each group's [min, max], the
+ * scale stored as its scale format holds it.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { affineScales, uint4 } from "./int.ts";
+ * const r = affineScales(uint4, {
+ *   kind: "clip", clip: new Float32Array(1), min: Float32Array.of(-1), max: Float32Array.of(2),
+ *   store: (s) => s,
+ * });
+ * assert(r.decode[0] === Math.fround(0.2) && r.zeros![0] === 5);
+ * ```
+ */
+export function affineScales(element: ElementFormat, ranges: ScaleRuleInput): GroupScales {
+  const n = ranges.min.length;
+  const decode = new Float32Array(n);
+  const zeros = new Float32Array(n);
+  for (let i = 0; i < n; i++) {
+    const { scale, zero } = affineParams(ranges.min[i], ranges.max[i], element as IntFormat);
+    decode[i] = ranges.store(scale, i);
+    zeros[i] = zero;
+  }
+  return { encode: decode.slice(), mode: "div", decode, zeros, tensorScale: 1 };
+}
+
+const storages = new Map<number, Storage>();
+
+/** The int family: symmetric and affine scale rules, `int<b>` kernel storage (2–8 bits). */
+export const INT_FAMILY: FormatFamily = {
+  name: "int",
+  scale: intScales(),
+  affine: affineScales,
+  storage(element) {
+    const b = element.bits;
+    if (b < 2 || b > 8) return undefined;
+    let s = storages.get(b);
+    if (!s) storages.set(b, s = intStorage(b));
+    return s;
+  },
+};
 
 /** int8, full range [−128, 127]. */
 export const int8: IntFormat = intFormat(8);

@@ -21,8 +21,12 @@ import {
   type ElementFormat,
   F32_MAX,
   floorLog2,
+  type FormatFamily,
   roundHalfEven,
 } from "./format.ts";
+import type { Storage } from "../../kernels/lowbit/codegen.ts";
+import { FP4, MXFP4, NVFP4 } from "../../kernels/lowbit/fp4.ts";
+import { maxValueScales } from "./codebook.ts";
 
 /** Which codes at the top of the exponent range are special. */
 export type Specials =
@@ -159,10 +163,23 @@ export function minifloat(spec: MinifloatSpec): MinifloatFormat {
   };
 }
 
+const FP4_STORAGE: Readonly<Record<string, Storage>> = { e4m3: NVFP4, e8m0: MXFP4 };
+
+/**
+ * The FP4 family (E2M1): float scales = clip / 6, or the block scales of
+ * NVFP4 (E4M3) and MXFP4 (E8M0); the kernels decode E2M1 codes directly
+ * (`kernels/lowbit/fp4.ts`: `fp4`, `nvfp4`, `mxfp4`).
+ */
+export const FP4_FAMILY: FormatFamily = {
+  name: "fp4",
+  scale: maxValueScales(),
+  storage: (_element, scale) => FP4_STORAGE[scale.name] ?? FP4,
+};
+
 /** FP4 E2M1 (OCP MX): bias 1, no specials, max 6, values ±{0, 0.5, 1, 1.5, 2, 3, 4, 6}. */
 export const e2m1: MinifloatFormat = {
   ...minifloat({ name: "e2m1", ebits: 2, mbits: 1 }),
-  kernel: "e2m1",
+  family: FP4_FAMILY,
 };
 /** FP6 E3M2 (OCP MX): bias 3, no specials, max 28, min subnormal 0.0625. */
 export const e3m2: MinifloatFormat = minifloat({ name: "e3m2", ebits: 3, mbits: 2 });

@@ -17,15 +17,30 @@
  * @module
  */
 
-import type { BlockFormat, ElementFormat } from "./format.ts";
+import {
+  type BlockFormat,
+  type ElementFormat,
+  F16_SCALES,
+  F32_SCALES,
+  type ScaleFormatRecord,
+} from "./format.ts";
 import { binary, binaryElement } from "./binary.ts";
 import { dint4 } from "./dint.ts";
 import { int2, int3, int4, int4r, int8, int8r, intFormat, uint4, uint8 } from "./int.ts";
 import { log2x4, logFormat, logsqrt2x4 } from "./log2.ts";
 import { e2m1, e2m3, e3m2, e4m3, e5m2, e8m0 } from "./minifloat.ts";
-import { mxfp4, mxfp6e2m3, mxfp6e3m2, mxfp8e4m3, mxfp8e5m2, mxint8, mxint8Element } from "./mx.ts";
+import {
+  E8M0_SCALES,
+  mxfp4,
+  mxfp6e2m3,
+  mxfp6e3m2,
+  mxfp8e4m3,
+  mxfp8e5m2,
+  mxint8,
+  mxint8Element,
+} from "./mx.ts";
 import { nf4, nf4Element } from "./nf4.ts";
-import { nvfp4 } from "./nvfp4.ts";
+import { E4M3_SCALES, nvfp4 } from "./nvfp4.ts";
 import { ternaryAbsmean, ternaryAbsmedian, ternaryElement } from "./ternary.ts";
 
 export {
@@ -36,14 +51,24 @@ export {
   checkedAmax,
   checkNotNaN,
   type ElementFormat,
+  F16_SCALES,
   F32_MAX,
+  F32_SCALES,
+  floatScales,
   floorLog2,
+  type FormatFamily,
+  type GroupScales,
   type QuantizedBlocks,
   roundHalfEven,
+  type ScaleFormatRecord,
+  type ScaleRule,
+  type ScaleRuleInput,
 } from "./format.ts";
+export { CODEBOOK_FAMILY, familyOf, maxValueScales } from "./codebook.ts";
 export {
   type AffineParams,
   affineParams,
+  affineScales,
   decodeAffine,
   decodeSymmetric,
   encodeAffine,
@@ -54,9 +79,11 @@ export {
   int4r,
   int8,
   int8r,
+  INT_FAMILY,
   type IntFormat,
   intFormat,
   type IntOptions,
+  intScales,
   symmetricScale,
   uint4,
   uint8,
@@ -69,12 +96,14 @@ export {
   e5m2,
   e8m0,
   type E8M0Format,
+  FP4_FAMILY,
   minifloat,
   type MinifloatFormat,
   type MinifloatSpec,
   type Specials,
 } from "./minifloat.ts";
 export {
+  E8M0_SCALES,
   MX_BLOCK_SIZE,
   type MxFormat,
   mxFormat,
@@ -88,6 +117,7 @@ export {
   mxSharedExponent,
 } from "./mx.ts";
 export {
+  E4M3_SCALES,
   nvfp4,
   NVFP4_BLOCK_SIZE,
   nvfp4Dequantize,
@@ -100,6 +130,7 @@ export { log2x4, type LogFormat, logFormat, type LogOptions, logsqrt2x4 } from "
 export {
   encodeTernary,
   TERNARY_ENTROPY_BITS,
+  TERNARY_FAMILY,
   ternaryAbsmean,
   ternaryAbsmedian,
   ternaryElement,
@@ -108,7 +139,7 @@ export {
   type TernaryOptions,
   type TernaryScale,
 } from "./ternary.ts";
-export { binary, binaryElement, binaryFormat } from "./binary.ts";
+export { binary, BINARY_FAMILY, binaryElement, binaryFormat } from "./binary.ts";
 export {
   COMPLEX_BITS_PER_WEIGHT,
   COMPLEX_CODEBOOK,
@@ -171,6 +202,14 @@ export const blockFormats: Readonly<Record<string, BlockFormat>> = byName<BlockF
   ternaryAbsmean,
   ternaryAbsmedian,
   binary,
+]);
+
+/** How a quantizer's scales are stored (its `scale` field), by name. */
+export const scaleFormats: Readonly<Record<string, ScaleFormatRecord>> = byName([
+  F32_SCALES,
+  F16_SCALES,
+  E8M0_SCALES,
+  E4M3_SCALES,
 ]);
 
 // the quantizer's parts (the builders are in the root mod.ts)

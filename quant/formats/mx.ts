@@ -35,6 +35,7 @@ import {
   quantizeBlocks,
   type QuantizedBlocks,
   roundHalfEven,
+  type ScaleFormatRecord,
 } from "./format.ts";
 import { e2m1, e2m3, e3m2, e4m3, e5m2, e8m0 } from "./minifloat.ts";
 
@@ -101,6 +102,42 @@ export function mxSharedExponent(amax: number, emax: number): number {
   if (amax === 0) return -127;
   return Math.min(127, Math.max(-127, floorLog2(amax) - emax));
 }
+
+/**
+ * E8M0 block scales (MX) as a quantizer's scale format: each group's shared
+ * exponent by {@link mxSharedExponent} of its clipping range, elements
+ * multiplied by 2^−shared to encode, values decoded × 2^shared, whatever the
+ * element format.
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { E8M0_SCALES } from "./mx.ts";
+ * import { e2m1 } from "./minifloat.ts";
+ * const r = E8M0_SCALES.rule!(e2m1, {
+ *   kind: "clip", clip: Float32Array.of(12), min: new Float32Array(1), max: new Float32Array(1),
+ *   store: (s) => s,
+ * });
+ * assert(r.scaleCodes![0] === 128 && r.decode[0] === 2 && r.mode === "mul");
+ * ```
+ */
+export const E8M0_SCALES: ScaleFormatRecord = {
+  name: "e8m0",
+  rule(element, ranges) {
+    const n = ranges.clip.length;
+    const emax = floorLog2(element.maxValue);
+    const scaleCodes = new Uint8Array(n);
+    const encode = new Float32Array(n);
+    const decode = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const shared = mxSharedExponent(ranges.clip[i], emax);
+      scaleCodes[i] = e8m0.fromExponent(shared);
+      encode[i] = 2 ** -shared;
+      decode[i] = 2 ** shared;
+    }
+    return { encode, mode: "mul", decode, scaleCodes, tensorScale: 1 };
+  },
+};
 
 /**
  * Builds an MX block format over `element` with an E8M0 scale per `blockSize` elements.

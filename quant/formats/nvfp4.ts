@@ -30,6 +30,7 @@ import {
   F32_MAX,
   quantizeBlocks,
   type QuantizedBlocks,
+  type ScaleFormatRecord,
 } from "./format.ts";
 import { e2m1, e4m3 } from "./minifloat.ts";
 
@@ -134,4 +135,45 @@ export const nvfp4: BlockFormat = {
   bitsPerWeight: 4 + 8 / NVFP4_BLOCK_SIZE,
   quantize: (x: ArrayLike<number>): QuantizedBlocks => nvfp4Quantize(x),
   dequantize: nvfp4Dequantize,
+};
+
+/**
+ * E4M3 block scales (NVFP4) as a quantizer's scale format: the tensor's encode
+ * scale from its amax (the largest group range, or a calibrated
+ * `tensorAmax`), each group's E4M3 scale of f32(clip / maxValue) · s_enc,
+ * elements multiplied by 1 / (scale · tensorScale) to encode, values decoded
+ * × scale × tensorScale (tensorScale = 1 / s_enc).
+ *
+ * @example
+ * ```ts
+ * import { assert } from "@std/assert";
+ * import { E4M3_SCALES } from "./nvfp4.ts";
+ * import { e2m1 } from "./minifloat.ts";
+ * const r = E4M3_SCALES.rule!(e2m1, {
+ *   kind: "clip", clip: Float32Array.of(6), min: new Float32Array(1), max: new Float32Array(1),
+ *   store: (s) => s,
+ * });
+ * assert(r.scaleCodes![0] === 126 && r.decode[0] === 448); // E4M3 448
+ * ```
+ */
+export const E4M3_SCALES: ScaleFormatRecord = {
+  name: "e4m3",
+  rule(element, ranges) {
+    const n = ranges.clip.length;
+    let amax = ranges.tensorAmax ?? 0;
+    if (ranges.tensorAmax === undefined) { for (const c of ranges.clip) amax = Math.max(amax, c); }
+    const sEnc = nvfp4TensorEncodeScale(amax);
+    const tensorScale = f(1 / sEnc);
+    const emax = f(element.maxValue);
+    const scaleCodes = new Uint8Array(n);
+    const encode = new Float32Array(n);
+    const decode = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const sb = e4m3.encode(f(f(f(ranges.clip[i]) / emax) * sEnc));
+      scaleCodes[i] = sb;
+      decode[i] = e4m3.decode(sb);
+      encode[i] = Math.min(f(1 / f(decode[i] * tensorScale)), F32_MAX);
+    }
+    return { encode, mode: "mul", decode, scaleCodes, tensorScale };
+  },
 };

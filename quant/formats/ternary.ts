@@ -20,14 +20,30 @@
  * @module
  */
 
-import { type BlockFormat, checkedAmax, type ElementFormat, f32ScaledFormat } from "./format.ts";
-import { intFormat } from "./int.ts";
+import {
+  type BlockFormat,
+  checkedAmax,
+  type ElementFormat,
+  f32ScaledFormat,
+  type FormatFamily,
+} from "./format.ts";
+import { INT_FAMILY, intFormat, intScales } from "./int.ts";
+
+/**
+ * The ternary family: the int family (stored as `int2` codes), whose mean
+ * scale (BitNet's absmean γ) is at least 10⁻⁵, as BitNet b1.58 clamps it.
+ */
+export const TERNARY_FAMILY: FormatFamily = {
+  ...INT_FAMILY,
+  name: "ternary",
+  scale: intScales(1e-5),
+};
 
 /** The ternary element: 2-bit restricted-range integer {−1, 0, 1}. */
 export const ternaryElement: ElementFormat = {
-  kernel: "ternary",
   ...intFormat(2, { range: "restricted" }),
   name: "ternary",
+  family: TERNARY_FAMILY,
 };
 
 /** How the ternary scale γ is computed from |W|. */

@@ -57,6 +57,8 @@ import { MomentsObserver } from "../calib/observers.ts";
 import { quantizeParts, type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
 import { quantError } from "../metrics.ts";
 import { fakeQuant } from "../quantize.ts";
+import type { QuantizedWeight } from "../weight.ts";
+import { splitRows } from "../split_rows.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { scaleColumns, scaleRows } from "../transforms/smoothing.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
@@ -393,28 +395,40 @@ async function runAwq(
         for (const spec of groupsOf(i)) {
           const members = spec.members.map(dense);
           using wcat = concat(members.map((l) => l.weight), 0);
-          const { weight, meanRatio, clipped } = await clipAndQuantize(
+          let { weight, meanRatio, clipped } = await clipAndQuantize(
             wcat,
             scaledH.get(spec.input)!,
             q,
             { grid: options.clipGrid ?? 20, minClip: options.minClip },
           );
-          const parts = split(weight, members.map((l) => l.outFeatures), 0);
-          const clips = split(clipped, members.map((l) => l.outFeatures), 0);
+          const sizes = members.map((l) => l.outFeatures);
+          // rows quantize independently (per channel or group): each member's codes from its
+          // clipped rows give the stacked result's values; per tensor, the stacked weight's
+          // one scale: its codes split by rows (the same pass gives the stacked values)
+          const perRow = q.granularity.kind !== "tensor";
+          let stacked: QuantizedWeight[] | undefined;
+          if (!perRow) {
+            weight.dispose();
+            const r = await quantizeParts(clipped, q, { name: spec.members.join("+") });
+            using _codes = r.codes;
+            stacked = await splitRows(r.codes, sizes);
+            weight = r.values;
+          }
+          const parts = split(weight, sizes, 0);
+          const clips = split(clipped, sizes, 0);
           weight.dispose();
           clipped.dispose();
-          // rows quantize independently (per channel or group): each member's codes from its
-          // clipped rows give the stacked result's values; per tensor keeps the stacked values
-          const perRow = q.granularity.kind !== "tensor";
           for (let k = 0; k < members.length; k++) {
             const l = members[k], n = spec.members[k];
             let ql: QuantLinear;
-            if (perRow) {
+            if (stacked) {
+              ql = withParts(l, { codes: stacked[k], values: parts[k], quantizer: q }, {
+                act: options.act,
+              });
+            } else {
               parts[k].dispose();
               const { codes, values } = await quantizeParts(clips[k], q, { name: n });
               ql = withParts(l, { codes, values, quantizer: q }, { act: options.act });
-            } else {
-              ql = withParts(l, { values: parts[k], quantizer: q }, { act: options.act });
             }
             clips[k].dispose();
             const err = await quantError(l.weight, ql.weight!);

@@ -260,7 +260,6 @@ export interface ComqModelOptions extends SequentialOptions, ComqOptions {}
 export async function comq(
   model: LlamaModel,
   q: Quantizer | ((name: string) => Quantizer | null),
-  /** The bit widths it can take. */
   options: ComqModelOptions,
 ): Promise<HessianQuantReport> {
   return await sequentialQuantize(model, q, "comq", { ...options });

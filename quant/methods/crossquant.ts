@@ -51,8 +51,7 @@ import { captureLayerInputs } from "../../model/capture.ts";
 import { type ModelMethod, quantizeModel, taskPerTokenAct, taskQuantizer } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
-import { fakeQuant } from "../quantize.ts";
-import { quantizeLinear, QuantLinear, type WeightedLinear } from "../linear.ts";
+import { quantizeLinear, quantizeParts, QuantLinear, type WeightedLinear } from "../linear.ts";
 import type { CrossQuantOptions } from "../activation.ts";
 import { MinMaxObserver } from "../calib/observers.ts";
 import { scaleColumns } from "../transforms/smoothing.ts";
@@ -145,16 +144,22 @@ async function runCrossquant(
     let ql: QuantLinear;
     if (cols) {
       // fold c^(1−α) into the weight's columns, quantize, unfold (fake quant of the deployed
-      // weight); the layer keeps these values only (its codes live in the folded basis)
+      // weight): the codes live in the folded basis, so the layer keeps them with the
+      // transform diag(c^−(1−α)) (Ŵ = Q·diag(1/f)) next to the unfolded values
       const f = Float32Array.from(cols, (c) => Math.max(c, 1e-30) ** (1 - alpha));
       using s = Tensor.fromArray(f);
-      using inv = Tensor.fromArray(f.map((v) => 1 / v));
+      const inv = Tensor.fromArray(f.map((v) => 1 / v));
       using folded = scaleColumns(layer.weight, s);
-      using wq = await fakeQuant(weight, folded, { name: `${name}.weight` });
+      const { codes, values: wq } = await quantizeParts(folded, weight, {
+        name: `${name}.weight`,
+      });
+      using _wq = wq;
       ql = new QuantLinear({
+        codes,
         values: scaleColumns(wq, inv),
         bias: layer.bias?.reshape(layer.bias.shape),
         act,
+        transform: { kind: "scales", scales: inv },
         quantizer: weight,
       });
     } else {

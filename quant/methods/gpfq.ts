@@ -143,7 +143,6 @@ export interface GpfqModelOptions extends SequentialOptions {}
 export async function gpfq(
   model: LlamaModel,
   q: Quantizer | ((name: string) => Quantizer | null),
-  /** The bit widths it can take. */
   options: GpfqModelOptions,
 ): Promise<HessianQuantReport> {
   return await sequentialQuantize(model, q, "gpfq", { ...options });

@@ -33,7 +33,7 @@
  *   }))
  * );
  * const r = await layerwiseIp(model, { avgBits: 2.7, sensitivity });
- * console.log(r.allocation.picks.find((p) => p.name === "layers.0.mlp.down_proj")!.bits); // 4
+ * console.log(r.details.allocation.picks.find((p) => p.name === "layers.0.mlp.down_proj")!.bits); // 4
  * ```
  * @module
  */
@@ -44,6 +44,7 @@ import { layerSensitivity, type SensitivityRow, toAllocItems } from "../alloc/se
 import { int, type Quantizer } from "../quantizer.ts";
 import { comq } from "./comq.ts";
 import { type QuantReport, rtn } from "./rtn.ts";
+import { type ModelMethod, taskPerTokenAct, taskSequences } from "../model.ts";
 
 export * as alloc from "../alloc/mod.ts";
 export type { Allocation, AllocItem, AllocOption } from "../alloc/ip.ts";
@@ -73,15 +74,16 @@ export interface LayerwiseIpOptions {
   progress?: boolean;
 }
 
-/** What {@link layerwiseIp} did. */
-export interface LayerwiseIpResult {
+/** Layer-wise IP's own facts, in its report's `details`. */
+export interface LayerwiseIpDetails {
   /** The sensitivity table used. */
   sensitivity: SensitivityRow[];
   /** The chosen bits per layer. */
   allocation: Allocation;
-  /** What the quantization did, layer by layer. */
-  report: QuantReport;
 }
+
+/** What {@link layerwiseIp} did: the quantization's rows, and the allocation in `details`. */
+export type LayerwiseIpResult = QuantReport<LayerwiseIpDetails>;
 
 /**
  * Measures (or takes) the per-layer sensitivity, solves the allocation under
@@ -109,12 +111,46 @@ export async function layerwiseIp(
     : greedyAllocate(items, options.avgBits);
   const bitsOf = new Map(allocation.picks.map((p) => [p.name, p.bits]));
   const choose = (name: string) => bitsOf.has(name) ? makeQ(bitsOf.get(name)!) : null;
-  const report = options.calibration
+  const r = options.calibration
     ? await comq(model, choose, {
       calibration: options.calibration,
       act: options.act,
       progress: options.progress,
     })
     : await rtn(model, choose, { act: options.act });
-  return { sensitivity, allocation, report };
+  return { layers: r.layers, bitsPerWeight: r.bitsPerWeight, details: { sensitivity, allocation } };
 }
+
+/**
+ * Layer-wise IP's record in the method registry. Options: `avgBits`
+ * (required), `bits`, `metric`, `solver`, `sensitivity` (as
+ * {@link LayerwiseIpOptions}), `group` (the group size of the `int(b)`
+ * quantizers, default 32) and `calibrate` (true: step 3 with COMQ on the
+ * calibration windows; default round to nearest). The calibration windows
+ * also measure the sensitivity when none is given; act: per token.
+ */
+export const LAYERWISE_IP: ModelMethod = {
+  name: "layerwise_ip",
+  needs: ["model"],
+  solve: (t) => {
+    const o = t.options as Partial<LayerwiseIpOptions> & { group?: number; calibrate?: boolean };
+    if (typeof o.avgBits !== "number") {
+      throw new TypeError(
+        "quantizeModel layerwise_ip: options.avgBits (the bit budget) is required",
+      );
+    }
+    const group = o.group ?? 32;
+    return layerwiseIp(t.model, {
+      avgBits: o.avgBits,
+      bits: o.bits,
+      metric: o.metric,
+      solver: o.solver,
+      sensitivity: o.sensitivity,
+      quantizer: (b) => int(b, { group }),
+      evalRows: t.sequences,
+      calibration: o.calibrate ? taskSequences(t, "layerwise_ip") : undefined,
+      act: taskPerTokenAct(t, "layerwise_ip"),
+      progress: !!t.progress,
+    });
+  },
+};

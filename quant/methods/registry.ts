@@ -24,6 +24,7 @@ import { DFQ } from "./dfq.ts";
 import { NORM_TWEAKING } from "./norm_tweaking.ts";
 import { LLM_FP4 } from "./llm_fp4.ts";
 import { CROSSQUANT } from "./crossquant.ts";
+import { LAYERWISE_IP } from "./layerwise_ip.ts";
 
 let registry: Map<string, QuantMethod> | undefined;
 
@@ -44,6 +45,7 @@ export function methodRegistry(): Map<string, QuantMethod> {
       NORM_TWEAKING,
       LLM_FP4,
       CROSSQUANT,
+      LAYERWISE_IP,
     ].map((m) => [m.name, m]),
   );
   return registry;

@@ -25,6 +25,15 @@ const CASES: QuantizeConfig[] = [
   { method: "lq_lora", quantizer: W3, options: { rank: 4, iterations: 2 } },
   { method: "comq", quantizer: W3, calibration: { sequences }, options: { iterations: 1 } },
   { method: "gpfq", quantizer: W3, calibration: { sequences } },
+  // AWQ with one tensor scale: q/k/v (and gate/up) are quantized stacked, their codes split by rows
+  {
+    method: "awq",
+    quantizer: int(4, { per: "tensor" }),
+    calibration: { sequences },
+    options: { grid: 4, clipGrid: 4 },
+  },
+  // CrossQuant with static calibrated columns: codes in the folded basis, Ŵ = Q·diag(c^−(1−α))
+  { method: "crossquant", quantizer: W3, act: A8, calibration: { sequences } },
   {
     method: "aqas",
     quantizer: int(4, { group: 32 }),
@@ -41,7 +50,12 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 }
 
 for (const config of CASES) {
-  gpuTest(`${config.method}: quantizeModel → save → load: identical logits, packed`, async () => {
+  const label = `${config.method}${
+    (config.quantizer as { granularity?: { kind: string } }).granularity?.kind === "tensor"
+      ? " (per tensor)"
+      : ""
+  }`;
+  gpuTest(`${label}: quantizeModel → save → load: identical logits, packed`, async () => {
     using model = await loadModel();
     const r = await quantizeModel(model, config);
     assertEquals(r.layers.length, 28);
@@ -51,12 +65,11 @@ for (const config of CASES) {
     const fd = await fake.data(), pd = await packed.data();
     // the low-bit GEMM (44 tokens) dequantizes into the dense tiled kernel: bit-identical to the
     // fake-quantized model; QuIP's packed layer rotates x and y on the fly (x·Vᵀ, ·U) where the
-    // fake-quantized one holds Ŵ = Uᵀ·Q̃·V, so its sums round differently (measured 2.9e-5)
+    // fake-quantized one holds Ŵ = Uᵀ·Q̃·V, so its sums round differently (measured 2.9e-5);
+    // CrossQuant's scales x by c^−(1−α) where the fake-quantized one holds Q·diag(c^−(1−α))
     const d = maxAbsDiff(pd, fd);
-    console.log(
-      `${config.method}: max |packed − fake-quant| logit difference ${d.toExponential(2)}`,
-    );
-    const bound = config.method === "quip" ? 1e-3 : 0;
+    console.log(`${label}: max |packed − fake-quant| logit difference ${d.toExponential(2)}`);
+    const bound = config.method === "quip" || config.method === "crossquant" ? 1e-3 : 0;
     assert(d <= bound, `${config.method}: packed logits differ from fake-quant by ${d}`);
     const root = await Deno.makeTempDir();
     try {

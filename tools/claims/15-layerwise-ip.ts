@@ -171,7 +171,7 @@ if (import.meta.main) {
         });
         log({
           method: `ip-${solver}`,
-          bitsPerWeight: r.report.bitsPerWeight,
+          bitsPerWeight: r.bitsPerWeight,
           ...common,
           ...await evaluate(model, text, refs),
         });

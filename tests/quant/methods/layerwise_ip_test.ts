@@ -2,7 +2,8 @@ import { assert, assertEquals, assertRejects } from "@std/assert";
 import { loadModel } from "../../../model/load.ts";
 import { calibrationSequences } from "../../../model/capture.ts";
 import { layerSensitivity } from "../../../quant/alloc/sensitivity.ts";
-import { layerwiseIp } from "../../../quant/methods/layerwise_ip.ts";
+import { layerwiseIp, type LayerwiseIpDetails } from "../../../quant/methods/layerwise_ip.ts";
+import { quantizeModel } from "../../../quant/model.ts";
 import { QuantLinear } from "../../../quant/linear.ts";
 import { gpuTest } from "../../_helpers.ts";
 
@@ -36,10 +37,39 @@ gpuTest("layerwiseIp quantizes by the allocation and meets the budget", async ()
     }))
   );
   const r = await layerwiseIp(model, { avgBits: 3.5, sensitivity });
-  assert(r.report.bitsPerWeight <= 3.5 + 1e-12, `${r.report.bitsPerWeight}`);
-  assert(Math.abs(r.report.bitsPerWeight - r.allocation.bitsPerWeight) < 1e-12);
-  for (const p of r.allocation.picks) {
+  assert(r.bitsPerWeight <= 3.5 + 1e-12, `${r.bitsPerWeight}`);
+  assert(Math.abs(r.bitsPerWeight - r.details.allocation.bitsPerWeight) < 1e-12);
+  for (const p of r.details.allocation.picks) {
     assertEquals((model.getLinear(p.name) as QuantLinear).bitsPerWeight, p.bits + 0.5, p.name);
   }
   await assertRejects(() => layerwiseIp(model, { avgBits: 3 }), TypeError, "evalRows");
+});
+
+gpuTest("layerwise_ip is in the registry: quantizeModel gives the wrapper's report", async () => {
+  using model = await loadModel();
+  const sensitivity = [...model.linears().entries()].flatMap(([layer, l]) =>
+    [2, 4].map((bits) => ({
+      layer,
+      bits,
+      params: l.inFeatures * l.outFeatures,
+      bitsPerWeight: bits + 0.5,
+      kl: (layer.includes("down") ? 8 : 1) * 2 ** -bits,
+      dNll: 0,
+    }))
+  );
+  const r = await quantizeModel(model, {
+    method: "layerwise_ip",
+    options: { avgBits: 3, sensitivity },
+  });
+  assertEquals(r.method, "layerwise_ip");
+  const allocation = (r.details as unknown as LayerwiseIpDetails).allocation;
+  assertEquals(r.bitsPerWeight, allocation.bitsPerWeight);
+  for (const p of allocation.picks) {
+    assertEquals((model.getLinear(p.name) as QuantLinear).bitsPerWeight, p.bits + 0.5, p.name);
+  }
+  await assertRejects(
+    () => quantizeModel(model, { method: "layerwise_ip", options: {} }),
+    TypeError,
+    "avgBits",
+  );
 });
