@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects } from "@std/assert";
-import { Tensor } from "../../kernels/tensor.ts";
+import type { Tensor } from "../../kernels/tensor.ts";
 import { noGrad } from "../../kernels/autograd.ts";
 import { randomWindows, replayWindows } from "../../train/data.ts";
 import { AdamW } from "../../train/optim/adamw.ts";
