@@ -67,12 +67,15 @@ import type { Schedule } from "./optim/schedule.ts";
  * `parameters()`, whose tensors the optimizer updates in place.
  */
 export interface TrainableModel extends LogitsModel {
+  /** The trainable tensors by name (the model's own, updated in place). */
   parameters(): Map<string, Tensor>;
 }
 
 /** Anything that counts steps, such as `viz`'s `Progress`. */
 export interface ProgressSink {
+  /** One more step done. */
   tick(n?: number): void;
+  /** The run ended. */
   finish(): void;
 }
 
