@@ -56,7 +56,7 @@ import { elementFormat, fromJSON, type Quantizer } from "./quantizer.ts";
 import { type InputTransform, QuantLinear } from "./linear.ts";
 import { checkInputQuantizer, type InputQuantizer } from "./activation.ts";
 import { QuantizedWeight } from "./weight.ts";
-import { commitFolder } from "./_atomic.ts";
+import { commitFolder } from "../model/atomic_folder.ts";
 
 /** One quantized linear in {@link QuantizationConfig}. */
 export interface QuantizedLayerEntry {

@@ -1,6 +1,7 @@
 /**
  * Training: optimizers (SGD, AdamW, 8-bit AdamW), schedules, clipping and
- * master weights (`optim/`). The trainer and its checkpoints will join here.
+ * master weights (`optim/`); the trainer (`train`), its token-batch sources,
+ * loss curve, evaluation and atomic, resumable checkpoints.
  *
  * @example
  * ```ts
@@ -31,3 +32,27 @@ export {
   type WarmupCosineOptions,
   type WeightDecayMask,
 } from "./optim/mod.ts";
+export {
+  type ProgressSink,
+  train,
+  type TrainableModel,
+  type TrainOptions,
+  type TrainResult,
+} from "./trainer.ts";
+export {
+  type BatchSource,
+  type DataPosition,
+  randomWindows,
+  type RandomWindowsOptions,
+  replayWindows,
+  type TrainBatch,
+} from "./data.ts";
+export { type CurveRow, LossCurve } from "./curve.ts";
+export { evalNll, type EvalOptions, evalWindows, type LogitsModel } from "./evaluate.ts";
+export {
+  CHECKPOINT_FILES,
+  type LoadedCheckpoint,
+  readTrainCheckpoint,
+  type TrainState,
+  writeTrainCheckpoint,
+} from "./checkpoint.ts";

@@ -25,3 +25,4 @@ export * from "./matmul.ts";
 export * from "./linalg.ts";
 export * from "./hadamard.ts";
 export * from "./svd.ts";
+export * from "./cross_entropy.ts";

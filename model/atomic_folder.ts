@@ -7,7 +7,7 @@
  *
  * @example
  * ```ts
- * import { commitFolder } from "./_atomic.ts";
+ * import { commitFolder } from "./atomic_folder.ts";
  * const target = `${await Deno.makeTempDir()}/out`;
  * await commitFolder(target, {}, (tmp) => Deno.writeTextFile(`${tmp}/a.txt`, "hi"));
  * console.log(await Deno.readTextFile(`${target}/a.txt`)); // hi
