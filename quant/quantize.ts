@@ -122,7 +122,7 @@ export interface QuantGrid {
  * await initGPU();
  * using w = Tensor.fromArray([[0.7, -0.35], [1.4, 0.1]]);
  * const grid = await quantGrid(int(3), w);
- * console.log(grid.scales, grid.hi); // Float32Array [0.2333984375, 0.466796875] Float32Array [0.7001953125, 1.400390625]
+ * console.log(grid.scales, grid.hi); // Float32Array [0.2332763671875, 0.466552734375] Float32Array [0.6998291015625, 1.399658203125]
  * ```
  */
 export async function quantGrid(
@@ -159,7 +159,7 @@ export async function quantGrid(
  * using w = Tensor.fromArray([0.7, -0.2, 0.1]);
  * const grid = await quantGrid(int(3), w);
  * using y = applyGrid(grid, w);
- * console.log(await y.data()); // Float32Array [0.7001953125, -0.2333984375, 0]
+ * console.log(await y.data()); // Float32Array [0.6998291015625, -0.2332763671875, 0]
  * ```
  */
 export function applyGrid(grid: QuantGrid, x: Tensor): Tensor {

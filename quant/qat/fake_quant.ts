@@ -73,7 +73,7 @@ export interface FakeQuantSteOptions {
  *   using xq = fakeQuantSte(x, grid, { grad: "clipped-ste" });
  *   return sumAll(xq);
  * }, { x });
- * console.log(await value.item(), await grads.get("x")!.data()); // 0.466796875 Float32Array [0, 1, 1]
+ * console.log(await value.item(), await grads.get("x")!.data()); // 0.466552734375 Float32Array [0, 1, 1]
  * value.dispose();
  * grads.get("x")!.dispose();
  * ```
