@@ -14,7 +14,9 @@
  * scales of the current weight (once per optimizer step), and
  * {@link fakeQuantSte} applies them inside the step. Given the grid of the same
  * tensor, its forward equals `fakeQuant(q, w)` of `quant/quantize.ts` bit for
- * bit. NaN in x gives a NaN gradient.
+ * bit. NaN in x gives a NaN gradient. The range [lo_g, hi_g] is that of the
+ * stored scale: with f16 scales it may end a rounding error short of the
+ * group's max |x|, whose clipped-STE gradient is then 0 (it is clipped).
  *
  * @example
  * ```ts
