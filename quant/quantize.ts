@@ -24,6 +24,7 @@
  */
 import { Tensor } from "../kernels/tensor.ts";
 import { cast } from "../kernels/ops/elementwise.ts";
+import { transpose } from "../kernels/ops/layout.ts";
 import {
   affineQuantize,
   GROUP_STATS_WIDTH,
@@ -36,6 +37,8 @@ import { firstNonFinite } from "../model/finite.ts";
 import { elementFormat, isInt, type Quantizer } from "./quantizer.ts";
 import { decisionTable } from "./table.ts";
 import { groupRanges } from "./range.ts";
+
+const f = Math.fround;
 
 /**
  * One quantization pass's output: unpacked codes, per-group scales (and
@@ -74,6 +77,123 @@ export interface QuantizeOptions {
 }
 
 /**
+ * The scales of one quantization of one tensor, without its codes: what
+ * {@link quantGrid} finds (the statistics, ranges and scales, steps 1–3 of the
+ * pass) and {@link applyGrid} applies on the GPU with no readback. Plain CPU
+ * data; nothing to dispose.
+ */
+export interface QuantGrid {
+  /** The quantizer whose rules made the scales. */
+  readonly quantizer: Quantizer;
+  /** Shape of the tensor the grid was found for (and applies to). */
+  readonly shape: readonly number[];
+  /** Elements per scale group along the grouped axis. */
+  readonly groupSize: number;
+  /** Per input channel: groups run down the columns (the pass works on the transpose). */
+  readonly transposed: boolean;
+  /** Per-group decode multiplier: x̂ = value(code) · scales[g] · tensorScale. */
+  readonly scales: Float32Array;
+  /** Per-group encode scale: v = x / encode[g] (`mode` "div") or x · encode[g] ("mul"). */
+  readonly encode: Float32Array;
+  /** How `encode` maps x to the format's domain. */
+  readonly mode: "div" | "mul";
+  /** Per-group integer zero points (asymmetric integers only). */
+  readonly zeros?: Float32Array;
+  /** Stored scale codes for block formats: E8M0 (MX) or E4M3 (NVFP4). */
+  readonly scaleCodes?: Uint8Array;
+  /** NVFP4's f32 per-tensor decode scale (1 for other formats). */
+  readonly tensorScale: number;
+  /** Per-group smallest representable value (the lowest code, dequantized). */
+  readonly lo: Float32Array;
+  /** Per-group largest representable value (the highest code, dequantized). */
+  readonly hi: Float32Array;
+}
+
+/**
+ * Finds the scales `q` gives `x` (steps 1–3 of {@link quantizePass}: one GPU
+ * statistics pass read back, then ranges and scales on the CPU). Same errors
+ * as `quantizePass` (NaN/Inf, group size, scale overflow).
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { int } from "./quantizer.ts";
+ * import { quantGrid } from "./quantize.ts";
+ * await initGPU();
+ * using w = Tensor.fromArray([[0.7, -0.35], [1.4, 0.1]]);
+ * const grid = await quantGrid(int(3), w);
+ * console.log(grid.scales, grid.hi); // Float32Array [0.2332763671875, 0.466552734375] Float32Array [0.6998291015625, 1.399658203125]
+ * ```
+ */
+export async function quantGrid(
+  q: Quantizer,
+  x: Tensor,
+  options: QuantizeOptions = {},
+): Promise<QuantGrid> {
+  const name = options.name ?? x.name ?? "tensor";
+  if (x.rank < 1 || x.rank > 2) {
+    throw new RangeError(`quantize ${name}: expected a 1-D or 2-D tensor, got shape [${x.shape}]`);
+  }
+  if (q.granularity.kind !== "channel" || q.granularity.axis !== 1) {
+    return await rowGrid(q, x, options, name);
+  }
+  if (x.rank !== 2) throw new RangeError(`per input channel needs a 2-D weight, got [${x.shape}]`);
+  using xt = transposeOnCpu(await x.data() as Float32Array, x.shape[0], x.shape[1]);
+  const perRow = { ...q, granularity: { kind: "channel" as const, axis: 0 as const } };
+  const inner = await rowGrid(perRow, xt, options, name);
+  return { ...inner, quantizer: q, shape: [...x.shape], transposed: true };
+}
+
+/**
+ * Quantize-dequantize `x` on the scales of `grid`, on the GPU with no
+ * readback: the same values as {@link fakeQuant} gives the tensor the grid
+ * was found for, bit for bit. `x` must have the grid's shape; f32 out (f16
+ * when `x` is f16). The caller owns the result.
+ *
+ * @example
+ * ```ts
+ * import { initGPU, Tensor } from "../mod.ts";
+ * import { int } from "./quantizer.ts";
+ * import { applyGrid, quantGrid } from "./quantize.ts";
+ * await initGPU();
+ * using w = Tensor.fromArray([0.7, -0.2, 0.1]);
+ * const grid = await quantGrid(int(3), w);
+ * using y = applyGrid(grid, w);
+ * console.log(await y.data()); // Float32Array [0.6998291015625, -0.2332763671875, 0]
+ * ```
+ */
+export function applyGrid(grid: QuantGrid, x: Tensor): Tensor {
+  if (x.shape.length !== grid.shape.length || x.shape.some((d, i) => d !== grid.shape[i])) {
+    throw new RangeError(
+      `applyGrid: ${x} does not have the shape [${grid.shape}] the grid was found for; ` +
+        `find the grid on this tensor (quantGrid) first`,
+    );
+  }
+  let out: TableQuantized;
+  if (grid.transposed) {
+    using xt = transpose(x);
+    const inner = runGrid(grid, xt);
+    inner.codes.dispose();
+    using d = inner.dequantized;
+    out = { codes: Tensor.empty([0], "u32"), dequantized: transpose(d) };
+  } else out = runGrid(grid, x);
+  out.codes.dispose();
+  if (x.dtype === "f16") {
+    using d = out.dequantized;
+    return cast(d, "f16");
+  }
+  return out.dequantized;
+}
+
+function transposeOnCpu(data: Float32Array, rows: number, cols: number): Tensor {
+  const t = new Float32Array(rows * cols);
+  for (let r = 0; r < rows; r++) {
+    for (let c = 0; c < cols; c++) t[c * rows + r] = data[r * cols + c];
+  }
+  return Tensor.fromArray(t, [cols, rows]);
+}
+
+/**
  * Quantizes a 1-D or 2-D tensor ([rows, cols]: groups and channels run along
  * cols, the input dimension of a PyTorch-layout weight). Throws, naming the
  * tensor and the element, on NaN/Inf, and when the group size does not
@@ -102,6 +222,27 @@ export async function quantizePass(
   if (q.granularity.kind === "channel" && q.granularity.axis === 1) {
     return await quantizeInputChannels(q, x, options);
   }
+  const grid = await rowGrid(q, x, options, name);
+  const out = runGrid(grid, x);
+  return quantizedTensor(
+    q,
+    x.shape,
+    grid.groupSize,
+    out,
+    grid.scales,
+    grid.zeros,
+    grid.scaleCodes,
+    grid.tensorScale,
+  );
+}
+
+/** Steps 1–3 of the pass (statistics, ranges, scales) for groups along the last axis. */
+async function rowGrid(
+  q: Quantizer,
+  x: Tensor,
+  options: QuantizeOptions,
+  name: string,
+): Promise<QuantGrid> {
   const fmt = elementFormat(q.format);
   const cols = x.shape.at(-1)!;
   const rows = x.size / cols;
@@ -168,15 +309,45 @@ export async function quantizePass(
   });
   const { zeros, scaleCodes, tensorScale } = scales;
 
-  // 4. one GPU pass over the elements
-  using encT = Tensor.fromArray(scales.encode);
-  using decT = Tensor.fromArray(scales.decode);
+  // the representable range of each group, for clipped straight-through gradients
+  const lo = new Float32Array(groups);
+  const hi = new Float32Array(groups);
+  for (let i = 0; i < groups; i++) {
+    if (zeros && isInt(fmt)) {
+      lo[i] = f((fmt.qmin - zeros[i]) * scales.decode[i]);
+      hi[i] = f((fmt.qmax - zeros[i]) * scales.decode[i]);
+    } else {
+      lo[i] = f(f(table.values[0] * scales.decode[i]) * tensorScale);
+      hi[i] = f(f(table.values[table.values.length - 1] * scales.decode[i]) * tensorScale);
+    }
+  }
+  return {
+    quantizer: q,
+    shape: [...x.shape],
+    groupSize,
+    transposed: false,
+    scales: scales.decode,
+    encode: scales.encode,
+    mode: scales.mode,
+    zeros,
+    scaleCodes,
+    tensorScale,
+    lo,
+    hi,
+  };
+}
+
+/** Step 4: one GPU pass over the elements of `x` (groups along its last axis). */
+function runGrid(grid: QuantGrid, x: Tensor): TableQuantized {
+  const q = grid.quantizer;
+  const fmt = elementFormat(q.format);
+  using encT = Tensor.fromArray(grid.encode);
+  using decT = Tensor.fromArray(grid.scales);
   const seed = q.rounding.kind === "stochastic" ? q.rounding.seed >>> 0 : undefined;
-  let out: TableQuantized;
-  if (zeros && isInt(fmt)) {
-    using zT = Tensor.fromArray(zeros);
-    out = affineQuantize(x, {
-      groupSize,
+  if (grid.zeros && isInt(fmt)) {
+    using zT = Tensor.fromArray(grid.zeros);
+    return affineQuantize(x, {
+      groupSize: grid.groupSize,
       bits: fmt.bits,
       qmin: fmt.qmin,
       qmax: fmt.qmax,
@@ -184,18 +355,16 @@ export async function quantizePass(
       zero: zT,
       stochasticSeed: seed,
     });
-  } else {
-    out = tableQuantize(x, {
-      groupSize,
-      table,
-      encode: encT,
-      mode: scales.mode,
-      decode: decT,
-      decode2: tensorScale,
-      stochasticSeed: seed,
-    });
   }
-  return quantizedTensor(q, x.shape, groupSize, out, scales.decode, zeros, scaleCodes, tensorScale);
+  return tableQuantize(x, {
+    groupSize: grid.groupSize,
+    table: decisionTable(fmt),
+    encode: encT,
+    mode: grid.mode,
+    decode: decT,
+    decode2: grid.tensorScale,
+    stochasticSeed: seed,
+  });
 }
 
 function quantizedTensor(
