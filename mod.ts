@@ -68,9 +68,11 @@ export { compareModels, perplexity } from "./model/eval.ts";
 export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
 export type { ClaimRecord, ClaimSide } from "./viz/claim.ts";
 
-// gradients and training: valueAndGrad, customGrad, checkpoint …; optimizers, schedules
+// gradients and training: valueAndGrad, customGrad, checkpoint …; optimizers, schedules,
+// the trainer; quantization-aware training (STE, LSQ, PACT, QatLinear)
 export * as autograd from "./kernels/autograd.ts";
 export * as train from "./train/mod.ts";
+export * as qat from "./quant/qat/mod.ts";
 
 // namespaces: number formats, statistics, transforms, allocation, methods, charts
 export * as formats from "./quant/formats/mod.ts";
