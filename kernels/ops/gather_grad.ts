@@ -9,7 +9,7 @@
  *
  * WGSL has no f32 atomics, and the order of a float sum must not depend on
  * scheduling (same seed, same bits), so the ids are first sorted stably by
- * value into `keys` with their positions `perm` (a counting sort on the CPU
+ * value into `keys` with their positions `perm` (a comparison sort on the CPU
  * for CPU ids; on the GPU for GPU ids, one invocation per id counting the ids
  * that sort before it, O(n²) comparisons). Then one invocation per element
  * of dt finds its id's run in `keys` by binary search and sums g over that
@@ -42,20 +42,13 @@ function idExpr(dtype: string, k: string): string {
 }
 
 /**
- * Stable sort of CPU ids in [0, len) by value (counting sort): `keys` the
- * sorted ids, `perm[p]` the position the p-th sorted id came from.
+ * Stable sort of CPU ids by value (O(n log n), independent of the axis
+ * length): `keys` the sorted ids, `perm[p]` the position the p-th came from.
  */
-function sortOnCpu(ids: Int32Array, len: number): { keys: Int32Array; perm: Int32Array } {
-  const start = new Int32Array(len + 1);
-  for (const v of ids) start[v + 1]++;
-  for (let l = 0; l < len; l++) start[l + 1] += start[l];
-  const keys = new Int32Array(ids.length), perm = new Int32Array(ids.length);
-  for (let k = 0; k < ids.length; k++) {
-    const p = start[ids[k]]++;
-    keys[p] = ids[k];
-    perm[p] = k;
-  }
-  return { keys, perm };
+function sortOnCpu(ids: Int32Array): { keys: Int32Array; perm: Int32Array } {
+  const perm = Int32Array.from({ length: ids.length }, (_, k) => k);
+  perm.sort((a, b) => ids[a] - ids[b] || a - b);
+  return { keys: perm.map((k) => ids[k]), perm };
 }
 
 /** The same stable sort of GPU ids, one invocation per id. */
@@ -125,7 +118,7 @@ export function indexSelectGrad(
   }
   let sorted: { keys: Tensor; perm: Tensor };
   if (cpuIds) {
-    const s = sortOnCpu(cpuIds, len);
+    const s = sortOnCpu(cpuIds);
     sorted = {
       keys: Tensor.fromArray(new Uint32Array(s.keys.buffer), [n], "u32"),
       perm: Tensor.fromArray(new Uint32Array(s.perm.buffer), [n], "u32"),
