@@ -8,6 +8,9 @@
  * u32 Tensor) are **clamped** to `[0, len − 1]` by the kernel, never read out
  * of bounds. Any dtype can be gathered.
  *
+ * Gradients (for the gathered tensor; ids have none) are a deterministic
+ * scatter-add in `gather_grad.ts`: repeated ids accumulate.
+ *
  * Reference: `tests/reference/gather.ts`.
  *
  * @example
@@ -24,17 +27,24 @@
 import { dispatch, grid, linearIndex, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
 import { ENTRY_BUILTINS, expectDType, header, normAxis } from "./wgsl.ts";
+import { record, tracking } from "../autograd.ts";
+import { indexSelectGrad } from "./gather_grad.ts";
 
 const WG = 256;
 
 /** Indices: on the GPU (clamped) or on the CPU (validated), possibly nested. */
 export type Indices = Tensor | Int32Array | readonly number[] | readonly (readonly number[])[];
 
-/** Uploads CPU ids after checking each is an integer in [0, len). */
-function toIdsTensor(op: string, ids: Indices, len: number, what: string): Tensor {
+/** Uploads CPU ids after checking each is an integer in [0, len); `flat` are the CPU ids. */
+function toIdsTensor(
+  op: string,
+  ids: Indices,
+  len: number,
+  what: string,
+): { idx: Tensor; flat?: ArrayLike<number> } {
   if (ids instanceof Tensor) {
     expectDType(op, ids, "i32", "u32");
-    return ids;
+    return { idx: ids };
   }
   const nested = Array.isArray(ids) && ids.some((r) => Array.isArray(r));
   const flat: ArrayLike<number> = nested
@@ -50,9 +60,9 @@ function toIdsTensor(op: string, ids: Indices, len: number, what: string): Tenso
     }
   }
   if (nested) {
-    return Tensor.fromArray(ids as unknown as number[][], undefined, "i32");
+    return { idx: Tensor.fromArray(ids as unknown as number[][], undefined, "i32"), flat };
   }
-  return Tensor.fromArray(Int32Array.from(flat), [flat.length], "i32");
+  return { idx: Tensor.fromArray(Int32Array.from(flat), [flat.length], "i32"), flat };
 }
 
 /**
@@ -76,7 +86,7 @@ export function indexSelect(t: Tensor, axis: number, ids: Indices): Tensor {
   const a = normAxis(op, axis, t.rank);
   const len = t.shape[a];
   const what = `axis ${axis} of ${t.toString()}`;
-  const idx = toIdsTensor(op, ids, len, what);
+  const { idx, flat } = toIdsTensor(op, ids, len, what);
   try {
     const inner = t.shape.slice(a + 1).reduce((p, d) => p * d, 1);
     const shape = [...t.shape.slice(0, a), ...idx.shape, ...t.shape.slice(a + 1)];
@@ -108,7 +118,17 @@ struct Params { n: u32, nids: u32, inner: u32, len: u32, }
 }`;
     const params = new Params().u(y.size, idx.size, inner, len);
     dispatch(op, code, [t.buffer, idx.buffer, y.buffer], params, grid(y.size, WG));
-    return y;
+    if (!tracking(t)) return y;
+    // Scatter-add backward; CPU ids are sorted on the CPU, GPU ids on the GPU.
+    const cpuIds = flat ? Int32Array.from(flat) : undefined;
+    const tShape = t.shape.slice();
+    return record(
+      op,
+      [t],
+      y,
+      cpuIds ? [] : [idx],
+      (g, saved) => [indexSelectGrad(g, saved[0], tShape, a, cpuIds)],
+    );
   } finally {
     if (idx !== ids) idx.dispose();
   }

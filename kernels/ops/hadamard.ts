@@ -12,6 +12,10 @@
  * Row-vector convention: each row x becomes y = x·H·(1/√n) with the Sylvester
  * matrix H (H[i][j] = (−1)^popcount(i & j)), which is symmetric.
  *
+ * Gradients (recorded for `x`; the signs are a constant): the transpose of
+ * each transform, i.e. `hadamard` itself and `randomHadamard` in the other
+ * direction (exact for any sign vector, not only ±1).
+ *
  * Reference: `tests/reference/hadamard.ts`.
  *
  * @example
@@ -30,6 +34,7 @@ import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
 import { cast, F16_BITS } from "./elementwise.ts";
 import { expectDType, header } from "./wgsl.ts";
+import { record } from "../autograd.ts";
 
 /** Elements of a row transformed in workgroup memory at once (16 KiB of f32). */
 const CHUNK = 4096;
@@ -200,7 +205,9 @@ function transform(op: string, x: Tensor, signs: Tensor | undefined, mode: SignM
  * ```
  */
 export function hadamard(x: Tensor): Tensor {
-  return transform("hadamard", x, undefined, "none");
+  const y = transform("hadamard", x, undefined, "none");
+  // H/√n is symmetric and orthonormal: the gradient is the same transform.
+  return record("hadamard", [x], y, [], (g) => [hadamard(g)]);
 }
 
 /**
@@ -226,7 +233,16 @@ export function randomHadamard(
   signs: Tensor,
   opts: { inverse?: boolean } = {},
 ): Tensor {
-  return transform("randomHadamard", x, signs, opts.inverse ? "post" : "pre");
+  const inverse = opts.inverse ?? false;
+  const y = transform("randomHadamard", x, signs, inverse ? "post" : "pre");
+  // (diag(s)·H/√n)ᵀ = H/√n·diag(s): the gradient is the other direction.
+  return record(
+    "randomHadamard",
+    [x],
+    y,
+    [signs],
+    (g, [s]) => [randomHadamard(g, s, { inverse: !inverse })],
+  );
 }
 
 /**

@@ -6,6 +6,8 @@
  * combined through a tree in workgroup memory, then each invocation writes its
  * strided share of the row.
  *
+ * Gradients: `norm_grad.ts` (recorded for x, weight and bias).
+ *
  * Reference: `tests/reference/norm.ts`.
  *
  * @example
@@ -24,6 +26,8 @@ import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
 import { rowLayout, rowReduceCode } from "./row_reduce.ts";
 import { expectDType, header } from "./wgsl.ts";
+import { record } from "../autograd.ts";
+import { layerNormGrad, rmsNormGrad } from "./norm_grad.ts";
 
 function checkParam(op: string, x: Tensor, p: Tensor | undefined, what: string): void {
   if (!p) return;
@@ -131,7 +135,8 @@ fn s_add(s: S, x: f32) -> S { return s + x * x; }
 fn s_comb(a: S, b: S) -> S { return a + b; }`;
   const write = `let r = inverseSqrt(st / f32(P.d) + P.eps);
       Y[base + c] = W[c] * ${T}(x * r);`;
-  return rowKernel(op, x, [weight], eps, state, write);
+  const y = rowKernel(op, x, [weight], eps, state, write);
+  return record(op, [x, weight], y, [x, weight], (g, [x, w]) => rmsNormGrad(g, x, w, eps));
 }
 
 /**
@@ -195,5 +200,12 @@ fn s_comb(a: S, b: S) -> S {
 }`;
   const write = `let r = inverseSqrt(st.q / st.n + P.eps);
       Y[base + c] = ${T}((x - st.m) * r * ${wExpr} + ${bExpr});`;
-  return rowKernel(op, x, inputs, eps, state, write);
+  const y = rowKernel(op, x, inputs, eps, state, write);
+  return record(
+    op,
+    [x, weight, bias],
+    y,
+    weight ? [x, weight] : [x],
+    (g, [x, w]) => layerNormGrad(g, x, w, !!bias, eps),
+  );
 }

@@ -14,6 +14,9 @@
  * For f16 inputs cos and sin are rounded to f16 and the products and sum are
  * done in f16, as HF's `q * cos + rotate_half(q) * sin` does in half precision.
  *
+ * The gradient (recorded for `x` only; `invFreq` is a constant) is the
+ * transposed rotation, `rope(g, invFreq, { inverse: true })`.
+ *
  * Reference: `tests/reference/rope.ts`.
  *
  * @example
@@ -30,6 +33,7 @@
 import { dispatch, grid, linearIndex, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
 import { ENTRY_BUILTINS, expectDType, header } from "./wgsl.ts";
+import { record } from "../autograd.ts";
 
 const WG = 256;
 
@@ -48,6 +52,11 @@ export interface RopeOptions {
    * headDim]` (HF's layout after `transpose(1, 2)`). Rank 3 drops the batch.
    */
   layout?: "bshd" | "bhsd";
+  /**
+   * Rotates by −θ instead: the transpose of the rotation, which undoes it
+   * when `scaling` is 1 (and is the gradient rule in any case). Default false.
+   */
+  inverse?: boolean;
 }
 
 /**
@@ -96,7 +105,7 @@ const C3 = Math.fround(2 * Math.PI - C1 - C2);
  */
 export function rope(x: Tensor, invFreq: Float32Array | Tensor, options: RopeOptions = {}): Tensor {
   const op = "rope";
-  const { offset = 0, scaling = 1, layout = "bshd" } = options;
+  const { offset = 0, scaling = 1, layout = "bshd", inverse = false } = options;
   expectDType(op, x, "f32", "f16");
   if (x.rank !== 3 && x.rank !== 4) {
     throw new RangeError(
@@ -139,7 +148,7 @@ export function rope(x: Tensor, invFreq: Float32Array | Tensor, options: RopeOpt
   const freq = invFreq instanceof Tensor ? invFreq : Tensor.fromArray(invFreq, [half], "f32");
   const T = x.dtype;
   const code = `${header(T)}
-struct Params { n: u32, half: u32, div: u32, s: u32, offset: u32, scaling: f32, }
+struct Params { n: u32, half: u32, div: u32, s: u32, offset: u32, scaling: f32, sign: f32, }
 @group(0) @binding(0) var<uniform> P: Params;
 @group(0) @binding(1) var<storage, read> X: array<${T}>;
 @group(0) @binding(2) var<storage, read> F: array<f32>;
@@ -157,15 +166,23 @@ fn reduce_angle(t: f32) -> f32 {
   let pos = P.offset + (row / P.div) % P.s;
   let theta = reduce_angle(f32(pos) * F[i]);
   let c = ${T}(cos(theta) * P.scaling);
-  let s = ${T}(sin(theta) * P.scaling);
+  let s = ${T}(sin(theta) * P.scaling * P.sign);
   let a = row * 2u * P.half + i;
   let x1 = X[a];
   let x2 = X[a + P.half];
   Y[a] = x1 * c - x2 * s;
   Y[a + P.half] = x2 * c + x1 * s;
 }`;
-  const params = new Params().u(n, half, div, S, offset).f(scaling);
+  const params = new Params().u(n, half, div, S, offset).f(scaling, inverse ? -1 : 1);
   dispatch(op, code, [x.buffer, freq.buffer, y.buffer], params, grid(n, WG));
   if (freq !== invFreq) freq.dispose();
-  return y;
+  // The gradient is the transposed rotation (by −θ); invFreq is a constant.
+  const freqs = invFreq instanceof Tensor ? undefined : invFreq.slice();
+  return record(
+    op,
+    [x],
+    y,
+    invFreq instanceof Tensor ? [invFreq] : [],
+    (g, saved) => [rope(g, freqs ?? saved[0], { ...options, inverse: !inverse })],
+  );
 }

@@ -12,6 +12,8 @@
  * masked positions (probability 0); a row whose every entry is −∞ gives the
  * uniform distribution rather than NaN.
  *
+ * Gradients: `softmax_grad.ts` (masked entries get zero gradient).
+ *
  * Reference: `tests/reference/softmax.ts`.
  *
  * @example
@@ -29,6 +31,8 @@ import { dispatch, grid, Params } from "../runtime.ts";
 import { Tensor } from "../tensor.ts";
 import { rowLayout, rowReduceCode } from "./row_reduce.ts";
 import { expectDType, header, IS_NAN } from "./wgsl.ts";
+import { record } from "../autograd.ts";
+import { softmaxGrad } from "./softmax_grad.ts";
 
 /** Options of {@link softmax} and {@link logSoftmax}. */
 export interface SoftmaxOptions {
@@ -115,7 +119,7 @@ fn s_comb(a: S, b: S) -> S {
   });
   const params = new Params().u(rows, S, T, S - T, tx, ty).f(scale, -Infinity);
   dispatch(label, code, [x.buffer, y.buffer], params, grid(Math.ceil(rows / tx), 1));
-  return y;
+  return record(label, [x], y, [y], (g, [y]) => [softmaxGrad(g, y, log, options)]);
 }
 
 /**
