@@ -129,12 +129,18 @@ export interface LayerTask {
   index: number;
 }
 
-/** What a layer method returns: the new layer, and report fields. */
+/** What a layer method returns: the new layer, and what it measured. */
 export interface LayerResult {
   /** The quantized layer (owned by the model from now on). */
   linear: QuantLinear;
-  /** Extra report fields (or an `sqnrDb` the method measured itself). */
-  row?: Record<string, unknown>;
+  /** The weight SQNR (dB) the method measured itself; else the driver measures it. */
+  sqnrDb?: number;
+  /**
+   * The method's own facts about this layer, by list: each key `k` appends
+   * `{ name, ...facts[k] }` to the report's `details[k]` (e.g. QuIP's
+   * `{ incoherence: { before, after } }`).
+   */
+  facts?: Record<string, object>;
 }
 
 /** What a whole-model method's `solve` gets. */
@@ -207,12 +213,12 @@ export interface CalibratedCall {
  * {@link quantizeModel} as the typed wrappers of whole-model methods (`awq`,
  * `aqas`, `normTweaking`, `llmFp4`) call it: calibration from
  * `call.sequences`, progress off unless asked, the keys not named in
- * {@link CalibratedCall} as the method's options, the report typed as `R`.
+ * {@link CalibratedCall} as the method's options, the report's details typed as `D`.
  */
-export async function quantizeCalibrated<R extends QuantReport>(
+export async function quantizeCalibrated<D extends object>(
   model: LlamaModel,
   call: CalibratedCall,
-): Promise<R> {
+): Promise<QuantReport<D>> {
   const { method, sequences, quantizer, act, progress, ...options } = call;
   return await quantizeModel(model, {
     method,
@@ -221,7 +227,7 @@ export async function quantizeCalibrated<R extends QuantReport>(
     calibration: { sequences },
     options,
     progress: progress ?? false,
-  }) as R;
+  }) as QuantReport<D>;
 }
 
 /** The weight quantizer of a whole-model task, or an error naming the method. */
@@ -358,6 +364,7 @@ async function runLayerMethod(
   const choose = ruleOf(config);
   const wanted = (name: string) => !config.skip?.includes(name) && choose(name) !== null;
   const layers: LayerRow[] = [];
+  const details: Record<string, object[]> = {};
   const options = config.options ?? {};
   const seqs = sequencesOf(config);
   let index = 0;
@@ -380,7 +387,7 @@ async function runLayerMethod(
       index: index++,
     });
     const ql = r.linear;
-    let sqnrDb = r.row?.sqnrDb as number | undefined;
+    let sqnrDb = r.sqnrDb;
     if (sqnrDb === undefined) {
       using eff = await ql.effectiveWeight();
       sqnrDb = (await quantError(layer.weight, eff)).sqnr;
@@ -390,9 +397,9 @@ async function runLayerMethod(
       out: ql.outFeatures,
       in: ql.inFeatures,
       bitsPerWeight: ql.bitsPerWeight,
-      ...r.row,
       sqnrDb,
     });
+    for (const [k, f] of Object.entries(r.facts ?? {})) (details[k] ??= []).push({ name, ...f });
     model.setLinear(name, ql);
   };
 
@@ -411,7 +418,9 @@ async function runLayerMethod(
       await solveOne(name, lin, { absmean: absmean?.get(name) });
     }
   }
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
+  const report: QuantReport = { layers, bitsPerWeight: meanBitsPerWeight(layers) };
+  if (Object.keys(details).length) report.details = details;
+  return report;
 }
 
 /** mean |x| per input channel of every linear, on the float model. */

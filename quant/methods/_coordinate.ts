@@ -244,8 +244,8 @@ export interface LayerErrorRow {
   rtnRelError: number;
 }
 
-/** A {@link QuantReport} with the layer-wise reconstruction errors. */
-export interface HessianQuantReport extends QuantReport {
+/** A Hessian method's own facts (COMQ, GPFQ), in its report's `details`. */
+export interface HessianQuantDetails {
   /** One row per quantized layer, in order. */
   errors: LayerErrorRow[];
 }
@@ -279,7 +279,8 @@ export async function solveOnGrid(
   const linear = withParts(t.layer, { codes, values: sol.weight, quantizer: sol.quantizer }, {
     act: t.act,
   });
-  return { linear, row: { relError: sol.error / base, rtnRelError: sol.rtnError / base } };
+  const errors = { relError: sol.error / base, rtnRelError: sol.rtnError / base };
+  return { linear, facts: { errors } };
 }
 
 /**
@@ -293,8 +294,8 @@ export async function sequentialQuantize(
   q: Quantizer | ((name: string) => Quantizer | null),
   method: string,
   options: SequentialOptions & Record<string, unknown>,
-): Promise<HessianQuantReport> {
-  const r = await quantizeModel(model, {
+): Promise<QuantReport<HessianQuantDetails>> {
+  return await quantizeModel(model, {
     method,
     quantizer: q,
     act: options.act,
@@ -302,11 +303,5 @@ export async function sequentialQuantize(
     calibration: { sequences: options.calibration },
     options,
     progress: options.progress ?? false,
-  });
-  const errors = r.layers.map((l) => ({
-    name: l.name,
-    relError: (l as unknown as LayerErrorRow).relError,
-    rtnRelError: (l as unknown as LayerErrorRow).rtnRelError,
-  }));
-  return { ...r, errors };
+  }) as QuantReport<HessianQuantDetails>;
 }

@@ -194,8 +194,8 @@ export interface AqasOptions extends AqasSearchOptions {
   progress?: boolean;
 }
 
-/** What {@link aqas} did: the quantization report plus every site's search. */
-export interface AqasReport extends QuantReport {
+/** AQAS's own facts, in its report's `details`: every site's search. */
+export interface AqasDetails {
   /** One row per layer and site. */
   sites: { layer: number; site: SiteName; alpha: number | null; errors: number[] }[];
 }
@@ -213,16 +213,16 @@ export interface AqasReport extends QuantReport {
  * using model = await loadModel();
  * const seqs = calibrationSequences(await Deno.readTextFile("data/corpus/train.txt"), { n: 1, seqLen: 16 });
  * const r = await aqas(model, seqs, { weight: int(4), act: int(8, { per: "token" }), alphas: [0.5], sites: ["down"] });
- * console.log(r.sites.length, r.layers.length); // 4 28
+ * console.log(r.details.sites.length, r.layers.length); // 4 28
  * ```
  */
 export async function aqas(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,
-): Promise<AqasReport> {
+): Promise<QuantReport<AqasDetails>> {
   const { weight, ...rest } = options;
-  return await quantizeCalibrated<AqasReport>(model, {
+  return await quantizeCalibrated<AqasDetails>(model, {
     ...rest,
     method: "aqas",
     sequences,
@@ -250,11 +250,11 @@ async function runAqas(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,
-): Promise<AqasReport> {
+): Promise<QuantReport<AqasDetails>> {
   const sites = options.sites ?? (["attn", "mlp", "down"] as const);
   const firstOf = (site: SiteName) => SITES[site].linears[0];
   using rec = new InputRecorder(sites.map(firstOf), options.searchTokens ?? 256);
-  const report: AqasReport = { layers: [], bitsPerWeight: 0, sites: [] };
+  const report: QuantReport<AqasDetails> = { layers: [], bitsPerWeight: 0, details: { sites: [] } };
   await captureLayerInputs(model, sequences, {
     onLinearInput: (name, x) => rec.observe(name, x),
     progress: options.progress ? "AQAS" : false,
@@ -264,7 +264,7 @@ async function runAqas(
         const ws = SITES[site].linears.map((l) => denseWeight(model, `layers.${i}.${l}`).weight);
         const act = options.searchAct === undefined ? options.act : options.searchAct ?? undefined;
         const r = await aqasSearch(x, ws, { ...options, act });
-        report.sites.push({ layer: i, site, alpha: r.alpha, errors: r.errors });
+        report.details.sites.push({ layer: i, site, alpha: r.alpha, errors: r.errors });
         using s = r.s;
         foldScales(model, i, site, s);
       }

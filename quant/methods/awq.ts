@@ -33,7 +33,7 @@
  * import { int } from "../quantizer.ts";
  * import { awq } from "./awq.ts";
  * const r = await awq(model, int(4, { group: 32 }), { sequences, grid: 4, clipGrid: 2 });
- * console.log(r.layers.length, r.groups.length); // 7 4
+ * console.log(r.layers.length, r.details.groups.length); // 7 4
  * ```
  * @module
  */
@@ -99,8 +99,8 @@ export interface AwqGroup {
   curve: { alpha: number; error: number }[];
 }
 
-/** What {@link awq} did. */
-export interface AwqReport extends QuantReport {
+/** AWQ's own facts, in its report's `details`. */
+export interface AwqDetails {
   /** One row per input group and layer. */
   groups: AwqGroup[];
   /** Per quantized layer: the mean chosen clip ratio (of its input group). */
@@ -296,8 +296,8 @@ export async function awq(
   model: LlamaModel,
   q: Quantizer,
   options: AwqOptions,
-): Promise<AwqReport> {
-  return await quantizeCalibrated<AwqReport>(model, { ...options, method: "awq", quantizer: q });
+): Promise<QuantReport<AwqDetails>> {
+  return await quantizeCalibrated<AwqDetails>(model, { ...options, method: "awq", quantizer: q });
 }
 
 /** AWQ's record in the method registry (options: {@link AwqOptions}). */
@@ -317,12 +317,12 @@ async function runAwq(
   model: LlamaModel,
   q: Quantizer,
   options: AwqOptions,
-): Promise<AwqReport> {
+): Promise<QuantReport<AwqDetails>> {
   const inputs = new Set<string>();
   for (let i = 0; i < model.numLayers; i++) for (const g of groupsOf(i)) inputs.add(g.input);
   const groups: AwqGroup[] = [];
   const layers: QuantReport["layers"] = [];
-  const clip: AwqReport["clip"] = [];
+  const clip: AwqDetails["clip"] = [];
   const observers = new Map<string, Both>();
   const dense = (name: string) => {
     const l = model.getLinear(name) as WeightedLinear;
@@ -448,5 +448,5 @@ async function runAwq(
       }
     },
   });
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers), groups, clip };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers), details: { groups, clip } };
 }

@@ -45,7 +45,7 @@ import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
 import {
   coordinateStart,
-  type HessianQuantReport,
+  type HessianQuantDetails,
   layerError,
   type LayerSolution,
   residualGrad,
@@ -54,9 +54,10 @@ import {
   solveOnGrid,
 } from "./_coordinate.ts";
 import type { LayerMethod } from "../model.ts";
+import type { QuantReport } from "../report.ts";
 
 export type {
-  HessianQuantReport,
+  HessianQuantDetails,
   LayerErrorRow,
   LayerSolution,
   SequentialOptions,
@@ -254,14 +255,15 @@ export interface ComqModelOptions extends SequentialOptions, ComqOptions {}
  * const calibration = calibrationSequences(text, { n: 2, seqLen: 32 });
  * // the first decoder layer only, to keep the example short
  * const report = await comq(model, int(4, { group: 32 }), { calibration, layers: 1 });
- * console.log(report.layers.length, report.errors.every((e) => e.relError <= e.rtnRelError)); // 7 true
+ * const { errors } = report.details;
+ * console.log(report.layers.length, errors.every((e) => e.relError <= e.rtnRelError)); // 7 true
  * ```
  */
 export async function comq(
   model: LlamaModel,
   q: Quantizer | ((name: string) => Quantizer | null),
   options: ComqModelOptions,
-): Promise<HessianQuantReport> {
+): Promise<QuantReport<HessianQuantDetails>> {
   return await sequentialQuantize(model, q, "comq", { ...options });
 }
 

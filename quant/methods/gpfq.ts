@@ -42,7 +42,7 @@ import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
 import {
   coordinateStart,
-  type HessianQuantReport,
+  type HessianQuantDetails,
   layerError,
   type LayerSolution,
   type SequentialOptions,
@@ -50,6 +50,7 @@ import {
   solveOnGrid,
 } from "./_coordinate.ts";
 import type { LayerMethod } from "../model.ts";
+import type { QuantReport } from "../report.ts";
 
 /** Options of {@link gpfqLayer}. */
 export interface GpfqOptions {
@@ -144,7 +145,7 @@ export async function gpfq(
   model: LlamaModel,
   q: Quantizer | ((name: string) => Quantizer | null),
   options: GpfqModelOptions,
-): Promise<HessianQuantReport> {
+): Promise<QuantReport<HessianQuantDetails>> {
   return await sequentialQuantize(model, q, "gpfq", { ...options });
 }
 

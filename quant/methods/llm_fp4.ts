@@ -250,8 +250,8 @@ export interface LlmFp4Options {
   progress?: boolean;
 }
 
-/** What {@link llmFp4} chose, per layer. */
-export interface LlmFp4Report extends QuantReport {
+/** What {@link llmFp4} chose, per layer: its report's `details`. */
+export interface LlmFp4Details {
   /** Per linear: the weight format and, if quantized, the input format and maximum value. */
   choices: { name: string; weight: string; act?: ActQuant }[];
 }
@@ -269,15 +269,15 @@ export interface LlmFp4Report extends QuantReport {
  * using model = await loadModel();
  * const seqs = calibrationSequences(await Deno.readTextFile("data/corpus/train.txt"), { n: 1, seqLen: 16 });
  * const r = await llmFp4(model, seqs, { weightFormats: ["e2m1"], weightRatios: [1], actFormats: null });
- * console.log(r.choices.length); // 28
+ * console.log(r.details.choices.length); // 28
  * ```
  */
 export async function llmFp4(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},
-): Promise<LlmFp4Report> {
-  return await quantizeCalibrated<LlmFp4Report>(model, {
+): Promise<QuantReport<LlmFp4Details>> {
+  return await quantizeCalibrated<LlmFp4Details>(model, {
     ...options,
     method: "llm_fp4",
     sequences,
@@ -299,10 +299,14 @@ async function runLlmFp4(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},
-): Promise<LlmFp4Report> {
+): Promise<QuantReport<LlmFp4Details>> {
   const inputs: string[] = Object.values(LAYER_TOPOLOGY).map((g) => g.linears[0]);
   using rec = new InputRecorder(inputs, options.searchTokens ?? 512);
-  const report: LlmFp4Report = { layers: [], bitsPerWeight: 0, choices: [] };
+  const report: QuantReport<LlmFp4Details> = {
+    layers: [],
+    bitsPerWeight: 0,
+    details: { choices: [] },
+  };
   const actFormats = options.actFormats === undefined ? FP4_FORMATS : options.actFormats;
   await captureLayerInputs(model, sequences, {
     progress: options.progress ? "LLM-FP4" : false,
@@ -345,7 +349,7 @@ async function runLlmFp4(
             bitsPerWeight: ql.bitsPerWeight,
             sqnrDb: err.sqnr,
           });
-          report.choices.push({ name, weight: r.format, act: acts.get(input) });
+          report.details.choices.push({ name, weight: r.format, act: acts.get(input) });
           model.setLinear(name, ql);
         }
       } finally {

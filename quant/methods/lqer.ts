@@ -152,10 +152,8 @@ export interface LqerOptions {
   progress?: boolean;
 }
 
-/** What {@link lqer} did: {@link QuantReport} rows with the rank and the weight error after correction. */
-export interface LqerReport extends QuantReport {
-  /** Rank used. */
-  rank: number;
+/** LQER's own facts, in its report's `details`: the weight error before and after correction. */
+export interface LqerDetails {
   /** Per layer: SQNR (dB) of W_q alone and of W_q + a·b, against W. */
   correction: { name: string; sqnrQuantDb: number; sqnrCorrectedDb: number }[];
 }
@@ -181,8 +179,8 @@ export async function lqer(
   model: LlamaModel,
   q: Quantizer,
   options: LqerOptions,
-): Promise<LqerReport> {
-  const r = await quantizeModel(model, {
+): Promise<QuantReport<LqerDetails>> {
+  return await quantizeModel(model, {
     method: "lqer",
     quantizer: q,
     act: options.act,
@@ -190,12 +188,7 @@ export async function lqer(
     calibration: options.sequences ? { sequences: options.sequences } : undefined,
     options: { rank: options.rank },
     progress: options.progress ?? false,
-  });
-  const correction = r.layers.map((l) => {
-    const x = l as unknown as { sqnrQuantDb: number };
-    return { name: l.name, sqnrQuantDb: x.sqnrQuantDb, sqnrCorrectedDb: l.sqnrDb };
-  });
-  return { ...r, rank: options.rank, correction };
+  }) as QuantReport<LqerDetails>;
 }
 
 /**
@@ -223,6 +216,10 @@ export const LQER: LayerMethod = {
     using eff = await linear.effectiveWeight();
     const before = await quantError(w, linear.weight!);
     const after = await quantError(w, eff);
-    return { linear, row: { sqnrDb: after.sqnr, sqnrQuantDb: before.sqnr } };
+    return {
+      linear,
+      sqnrDb: after.sqnr,
+      facts: { correction: { sqnrQuantDb: before.sqnr, sqnrCorrectedDb: after.sqnr } },
+    };
   },
 };

@@ -17,22 +17,22 @@ export {
   type RtnOptions,
 } from "./rtn.ts";
 export { gptq, type GptqOptions, GptqResult, type GptqStats } from "./gptq.ts";
-export { GPTQ, gptqModel, type GptqModelOptions, type GptqReport } from "./gptq_model.ts";
+export { GPTQ, type GptqDetails, gptqModel, type GptqModelOptions } from "./gptq_model.ts";
 export {
   AWQ,
   awq,
+  type AwqDetails,
   type AwqGroup,
   type AwqOptions,
-  type AwqReport,
   clipAndQuantize,
   searchScales,
 } from "./awq.ts";
 export {
   QUIP,
   quip,
+  type QuipDetails,
   type QuipOptions,
   quipParts,
-  type QuipReport,
   quipWeight,
   type QuipWeightOptions,
 } from "./quip.ts";
@@ -40,18 +40,18 @@ export {
   lowRankError,
   LQER,
   lqer,
+  type LqerDetails,
   lqerLinear,
   type LqerLinearOptions,
   type LqerOptions,
-  type LqerReport,
 } from "./lqer.ts";
 export {
   LQ_LORA,
   lqLora,
   lqLoraDecompose,
   type LqLoraDecomposition,
+  type LqLoraDetails,
   type LqLoraOptions,
-  type LqLoraReport,
 } from "./lq_lora.ts";
 export {
   COMQ,
@@ -59,7 +59,7 @@ export {
   comqLayer,
   type ComqModelOptions,
   type ComqOptions,
-  type HessianQuantReport,
+  type HessianQuantDetails,
   type LayerErrorRow,
   type LayerSolution,
   type SequentialOptions,
@@ -74,14 +74,13 @@ export {
   layerwiseIp,
   type LayerwiseIpDetails,
   type LayerwiseIpOptions,
-  type LayerwiseIpResult,
   type SensitivityRow,
 } from "./layerwise_ip.ts";
 export {
   AQAS,
   aqas,
+  type AqasDetails,
   type AqasOptions,
-  type AqasReport,
   aqasSearch,
   type AqasSearchOptions,
   type AqasSearchResult,
@@ -103,8 +102,8 @@ export {
   fpLinear,
   LLM_FP4,
   llmFp4,
+  type LlmFp4Details,
   type LlmFp4Options,
-  type LlmFp4Report,
   quantizeStatic,
   searchActivation,
   searchWeight,
@@ -116,16 +115,16 @@ export {
   crossLayerEqualize,
   DFQ,
   dfq,
+  type DfqDetails,
   type DfqOptions,
-  type DfqReport,
   type EqualizationRecord,
   equalizationScales,
 } from "./dfq.ts";
 export {
   NORM_TWEAKING,
   normTweaking,
+  type NormTweakingDetails,
   type NormTweakingOptions,
-  type NormTweakingReport,
   tweakScales,
 } from "./norm_tweaking.ts";
 

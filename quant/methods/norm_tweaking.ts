@@ -125,8 +125,8 @@ export interface NormTweakingOptions {
   progress?: boolean;
 }
 
-/** What {@link normTweaking} did. */
-export interface NormTweakingReport extends QuantReport {
+/** Norm Tweaking's own facts, in its report's `details`. */
+export interface NormTweakingDetails {
   /** Per layer and norm: the tweak's range (min and max of ρ). */
   tweaks: { layer: number; norm: "input" | "post"; min: number; max: number }[];
 }
@@ -145,16 +145,16 @@ export interface NormTweakingReport extends QuantReport {
  * using model = await loadModel();
  * const seqs = calibrationSequences(await Deno.readTextFile("data/corpus/train.txt"), { n: 1, seqLen: 32 });
  * const r = await normTweaking(model, seqs, { weight: int(3) });
- * console.log(r.layers.length, r.tweaks.length); // 28 8
+ * console.log(r.layers.length, r.details.tweaks.length); // 28 8
  * ```
  */
 export async function normTweaking(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,
-): Promise<NormTweakingReport> {
+): Promise<QuantReport<NormTweakingDetails>> {
   const { weight, ...rest } = options;
-  return await quantizeCalibrated<NormTweakingReport>(model, {
+  return await quantizeCalibrated<NormTweakingDetails>(model, {
     ...rest,
     method: "norm_tweaking",
     sequences,
@@ -178,9 +178,13 @@ async function runNormTweaking(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,
-): Promise<NormTweakingReport> {
+): Promise<QuantReport<NormTweakingDetails>> {
   const q = options.weight;
-  const report: NormTweakingReport = { layers: [], bitsPerWeight: 0, tweaks: [] };
+  const report: QuantReport<NormTweakingDetails> = {
+    layers: [],
+    bitsPerWeight: 0,
+    details: { tweaks: [] },
+  };
   const hessians = new Map<string, HessianObserver>();
   const want: string[] = Object.values(LAYER_TOPOLOGY).map((g) => g.linears[0]);
   const inputOf = sharedInput;
@@ -214,7 +218,7 @@ async function runNormTweaking(
             using rho = await tweakScales(ws, wqs, hs.get(spec.linears[0])!, options.damp);
             const r = await rho.data() as Float32Array;
             const norm = (spec.from as { norm: "input" | "post" }).norm; // attn and mlp fold into norms
-            report.tweaks.push({
+            report.details.tweaks.push({
               layer: i,
               norm,
               min: Math.min(...r),

@@ -151,8 +151,8 @@ export interface QuipOptions extends QuipWeightOptions {
   progress?: boolean;
 }
 
-/** What {@link quip} did: {@link QuantReport} rows plus the incoherence before and after. */
-export interface QuipReport extends QuantReport {
+/** QuIP's own facts, in its report's `details`: the incoherence before and after. */
+export interface QuipDetails {
   /** Per layer: μ(W) and μ(U·W·Vᵀ) (equal when incoherence is off). */
   incoherence: { name: string; before: number; after: number }[];
 }
@@ -178,20 +178,15 @@ export async function quip(
   model: LlamaModel,
   q: Quantizer,
   options: QuipOptions,
-): Promise<QuipReport> {
-  const r = await quantizeModel(model, {
+): Promise<QuantReport<QuipDetails>> {
+  return await quantizeModel(model, {
     method: "quip",
     quantizer: q,
     skip: options.skip,
     calibration: { sequences: options.sequences },
     options: { damp: options.damp, seed: options.seed, incoherence: options.incoherence },
     progress: options.progress ?? false,
-  });
-  const incoherence = r.layers.map((l) => {
-    const x = l as unknown as { before: number; after: number };
-    return { name: l.name, before: x.before, after: x.after };
-  });
-  return { ...r, incoherence };
+  }) as QuantReport<QuipDetails>;
 }
 
 /** QuIP's record in the method registry (options: {@link QuipWeightOptions}). */
@@ -214,6 +209,6 @@ export const QUIP: LayerMethod = {
       after = await incoherence(wt);
     }
     const err = await quantError(w, linear.weight!);
-    return { linear, row: { sqnrDb: err.sqnr, before, after } };
+    return { linear, sqnrDb: err.sqnr, facts: { incoherence: { before, after } } };
   },
 };
