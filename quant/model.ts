@@ -193,43 +193,6 @@ export function taskSequences(t: ModelTask, method: string): readonly ArrayLike<
   return t.sequences;
 }
 
-/** A call of a whole-model method from its typed wrapper (see {@link quantizeCalibrated}). */
-export interface CalibratedCall {
-  /** The method's registry name. */
-  method: string;
-  /** Calibration windows. */
-  sequences: readonly ArrayLike<number>[];
-  /** The weight quantizer, for methods that take one. */
-  quantizer?: Quantizer;
-  /** Per-token activation quantizer, for methods that take one. */
-  act?: Quantizer;
-  /** Show a progress bar. Default false. */
-  progress?: boolean;
-  /** Every other key is one of the method's own options. */
-  [option: string]: unknown;
-}
-
-/**
- * {@link quantizeModel} as the typed wrappers of whole-model methods (`awq`,
- * `aqas`, `normTweaking`, `llmFp4`) call it: calibration from
- * `call.sequences`, progress off unless asked, the keys not named in
- * {@link CalibratedCall} as the method's options, the report's details typed as `D`.
- */
-export async function quantizeCalibrated<D extends object>(
-  model: LlamaModel,
-  call: CalibratedCall,
-): Promise<QuantReport<D>> {
-  const { method, sequences, quantizer, act, progress, ...options } = call;
-  return await quantizeModel(model, {
-    method,
-    quantizer,
-    act,
-    calibration: { sequences },
-    options,
-    progress: progress ?? false,
-  }) as QuantReport<D>;
-}
-
 /** The weight quantizer of a whole-model task, or an error naming the method. */
 export function taskQuantizer(t: ModelTask, method: string): Quantizer {
   if (!t.quantizer) throw new TypeError(`quantizeModel ${method}: config.quantizer is required`);

@@ -41,13 +41,7 @@ import { binary, div } from "../../kernels/ops/elementwise.ts";
 import { absmax } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import {
-  type ModelMethod,
-  quantizeCalibrated,
-  taskPerTokenAct,
-  taskQuantizer,
-  taskSequences,
-} from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
@@ -57,6 +51,7 @@ import { quantizeLinear, QuantLinear } from "../linear.ts";
 import { scaleColumns } from "../transforms/smoothing.ts";
 import { denseWeight, foldScales, InputRecorder, type SiteName, SITES } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type CalibratedWrapper, wrapCalibrated } from "./_wrap.ts";
 
 export type { SiteName } from "./_sites.ts";
 
@@ -216,35 +211,13 @@ export interface AqasDetails {
  * console.log(r.details.sites.length, r.layers.length); // 4 28
  * ```
  */
-export async function aqas(
-  model: LlamaModel,
-  sequences: readonly ArrayLike<number>[],
-  options: AqasOptions,
-): Promise<QuantReport<AqasDetails>> {
-  const { weight, ...rest } = options;
-  return await quantizeCalibrated<AqasDetails>(model, {
-    ...rest,
-    method: "aqas",
-    sequences,
-    quantizer: weight,
-  });
-}
+export const aqas: CalibratedWrapper<AqasOptions, AqasDetails> = wrapCalibrated("aqas");
 
 /** AQAS's record in the method registry (options: {@link AqasOptions} without weight/act). */
-export const AQAS: ModelMethod = {
-  name: "aqas",
-  needs: ["model"],
-  solve: (t) => {
-    const act = taskPerTokenAct(t, "aqas");
-    if (!act) throw new TypeError("quantizeModel aqas: needs an activation quantizer (act)");
-    return runAqas(t.model, taskSequences(t, "aqas"), {
-      ...t.options,
-      weight: taskQuantizer(t, "aqas"),
-      act,
-      progress: !!t.progress,
-    });
-  },
-};
+export const AQAS: ModelMethod = calibratedRecord("aqas", runAqas, {
+  weight: true,
+  act: "required",
+});
 
 async function runAqas(
   model: LlamaModel,

@@ -44,13 +44,7 @@ import { concat, split } from "../../kernels/ops/layout.ts";
 import { max as reduceMax, min as reduceMin, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { DenseLinear } from "../../model/linear.ts";
 import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
-import {
-  type ModelMethod,
-  quantizeCalibrated,
-  taskPerTokenAct,
-  taskQuantizer,
-  taskSequences,
-} from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { captureLayerInputs, type ObserverLike } from "../../model/capture.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { MomentsObserver } from "../calib/observers.ts";
@@ -62,6 +56,7 @@ import { splitRows } from "../split_rows.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { scaleColumns, scaleRows } from "../transforms/smoothing.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type MethodWrapper, wrapMethod } from "./_wrap.ts";
 
 /** Options of {@link awq}. */
 export interface AwqOptions {
@@ -292,32 +287,17 @@ class Both implements ObserverLike {
  * `quantizeModel` with method "awq". With `quantize: false` only the scales
  * are searched and folded.
  */
-export async function awq(
-  model: LlamaModel,
-  q: Quantizer,
-  options: AwqOptions,
-): Promise<QuantReport<AwqDetails>> {
-  return await quantizeCalibrated<AwqDetails>(model, { ...options, method: "awq", quantizer: q });
-}
+export const awq: MethodWrapper<AwqOptions, AwqDetails> = wrapMethod("awq");
 
 /** AWQ's record in the method registry (options: {@link AwqOptions}). */
-export const AWQ: ModelMethod = {
-  name: "awq",
-  needs: ["model"],
-  solve: (t) =>
-    runAwq(t.model, taskQuantizer(t, "awq"), {
-      ...t.options,
-      sequences: taskSequences(t, "awq"),
-      act: taskPerTokenAct(t, "awq"),
-      progress: !!t.progress,
-    }),
-};
+export const AWQ: ModelMethod = calibratedRecord("awq", runAwq, { weight: true, act: "optional" });
 
 async function runAwq(
   model: LlamaModel,
-  q: Quantizer,
-  options: AwqOptions,
+  sequences: readonly ArrayLike<number>[],
+  options: Omit<AwqOptions, "sequences"> & { weight: Quantizer },
 ): Promise<QuantReport<AwqDetails>> {
+  const q = options.weight;
   const inputs = new Set<string>();
   for (let i = 0; i < model.numLayers; i++) for (const g of groupsOf(i)) inputs.add(g.input);
   const groups: AwqGroup[] = [];
@@ -331,7 +311,7 @@ async function runAwq(
     }
     return l;
   };
-  await captureLayerInputs(model, options.sequences, {
+  await captureLayerInputs(model, sequences, {
     observers: (name) => {
       if (!inputs.has(name)) return undefined;
       const o = new Both(

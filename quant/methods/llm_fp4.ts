@@ -41,7 +41,7 @@ import { absmax, absmaxAll, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
-import { type ModelMethod, quantizeCalibrated, taskSequences } from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { bitsPerWeight, fp } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
 import { type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
@@ -50,6 +50,7 @@ import { fpFormat } from "../fp_format.ts";
 import { type ActQuant, quantizeRows, quantizeRowsPass, quantizeStatic } from "../activation.ts";
 import { denseWeight, InputRecorder } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type CalibratedWrapper, wrapCalibrated } from "./_wrap.ts";
 
 export { type ActQuant, quantizeStatic } from "../activation.ts";
 export { fpFormat } from "../fp_format.ts";
@@ -272,28 +273,10 @@ export interface LlmFp4Details {
  * console.log(r.details.choices.length); // 28
  * ```
  */
-export async function llmFp4(
-  model: LlamaModel,
-  sequences: readonly ArrayLike<number>[],
-  options: LlmFp4Options = {},
-): Promise<QuantReport<LlmFp4Details>> {
-  return await quantizeCalibrated<LlmFp4Details>(model, {
-    ...options,
-    method: "llm_fp4",
-    sequences,
-  });
-}
+export const llmFp4: CalibratedWrapper<LlmFp4Options, LlmFp4Details> = wrapCalibrated("llm_fp4");
 
 /** LLM-FP4's record in the method registry (options: {@link LlmFp4Options}; no quantizer). */
-export const LLM_FP4: ModelMethod = {
-  name: "llm_fp4",
-  needs: ["model"],
-  solve: (t) =>
-    runLlmFp4(t.model, taskSequences(t, "llm_fp4"), {
-      ...t.options,
-      progress: !!t.progress,
-    }),
-};
+export const LLM_FP4: ModelMethod = calibratedRecord("llm_fp4", runLlmFp4);
 
 async function runLlmFp4(
   model: LlamaModel,

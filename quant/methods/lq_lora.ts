@@ -35,13 +35,12 @@ import type { Tensor } from "../../kernels/tensor.ts";
 import { add, sub } from "../../kernels/ops/elementwise.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { reduceAll } from "../../kernels/ops/reduce.ts";
-import type { LlamaModel } from "../../model/llama.ts";
 import { quantizeParts, withParts } from "../linear.ts";
-import { type LayerMethod, quantizeModel } from "../model.ts";
+import type { LayerMethod } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
 import type { QuantizedWeight } from "../weight.ts";
 import { lowRankError } from "./lqer.ts";
-import type { QuantReport } from "../report.ts";
+import { type MethodWrapper, wrapMethod } from "./_wrap.ts";
 
 /** Options of {@link lqLoraDecompose}. */
 export interface LqLoraOptions {
@@ -174,18 +173,9 @@ export interface LqLoraDetails {
  * console.log(r.details.errors.length); // 7
  * ```
  */
-export async function lqLora(
-  model: LlamaModel,
-  q: Quantizer,
-  options: LqLoraOptions & { skip?: string[] },
-): Promise<QuantReport<LqLoraDetails>> {
-  return await quantizeModel(model, {
-    method: "lq_lora",
-    quantizer: q,
-    skip: options.skip,
-    options: { rank: options.rank, iterations: options.iterations, seed: options.seed },
-  }) as QuantReport<LqLoraDetails>;
-}
+export const lqLora: MethodWrapper<LqLoraOptions & { skip?: string[] }, LqLoraDetails> = wrapMethod(
+  "lq_lora",
+);
 
 /** LQ-LoRA's record in the method registry (options: {@link LqLoraOptions}). */
 export const LQ_LORA: LayerMethod = {

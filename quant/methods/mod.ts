@@ -62,6 +62,7 @@ export {
   type HessianQuantDetails,
   type LayerErrorRow,
   type LayerSolution,
+  type SequentialDriver,
   type SequentialOptions,
 } from "./comq.ts";
 export { GPFQ, gpfq, gpfqLayer, type GpfqModelOptions, type GpfqOptions } from "./gpfq.ts";
@@ -127,6 +128,13 @@ export {
   type NormTweakingOptions,
   tweakScales,
 } from "./norm_tweaking.ts";
+
+export {
+  type CalibratedOptions,
+  type CalibratedWrapper,
+  type MethodWrapper,
+  type WrapperOptions,
+} from "./_wrap.ts";
 
 // the driver's, layers' and checkpoints' types (the functions are in the root mod.ts)
 export { methodRegistry } from "./registry.ts";

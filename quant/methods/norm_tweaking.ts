@@ -47,7 +47,7 @@ import { matmul } from "../../kernels/ops/matmul.ts";
 import { spdInverse } from "../../kernels/ops/linalg.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
-import { type ModelMethod, quantizeCalibrated, taskQuantizer, taskSequences } from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
@@ -56,6 +56,7 @@ import type { QuantizedWeight } from "../weight.ts";
 import { gptq } from "./gptq.ts";
 import { denseWeight, SITES } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type CalibratedWrapper, wrapCalibrated } from "./_wrap.ts";
 
 /**
  * The closed-form tweak ρ `[in]` (γ' = γ ⊙ ρ) for float weights `w`,
@@ -148,31 +149,13 @@ export interface NormTweakingDetails {
  * console.log(r.layers.length, r.details.tweaks.length); // 28 8
  * ```
  */
-export async function normTweaking(
-  model: LlamaModel,
-  sequences: readonly ArrayLike<number>[],
-  options: NormTweakingOptions,
-): Promise<QuantReport<NormTweakingDetails>> {
-  const { weight, ...rest } = options;
-  return await quantizeCalibrated<NormTweakingDetails>(model, {
-    ...rest,
-    method: "norm_tweaking",
-    sequences,
-    quantizer: weight,
-  });
-}
+export const normTweaking: CalibratedWrapper<NormTweakingOptions, NormTweakingDetails> =
+  wrapCalibrated("norm_tweaking");
 
 /** Norm Tweaking's record in the method registry (options: {@link NormTweakingOptions}). */
-export const NORM_TWEAKING: ModelMethod = {
-  name: "norm_tweaking",
-  needs: ["model"],
-  solve: (t) =>
-    runNormTweaking(t.model, taskSequences(t, "norm_tweaking"), {
-      ...t.options,
-      weight: taskQuantizer(t, "norm_tweaking"),
-      progress: !!t.progress,
-    }),
-};
+export const NORM_TWEAKING: ModelMethod = calibratedRecord("norm_tweaking", runNormTweaking, {
+  weight: true,
+});
 
 async function runNormTweaking(
   model: LlamaModel,

@@ -37,8 +37,7 @@
  * @module
  */
 import type { Tensor } from "../../kernels/tensor.ts";
-import type { LlamaModel } from "../../model/llama.ts";
-import { type LayerMethod, quantizeModel } from "../model.ts";
+import type { LayerMethod } from "../model.ts";
 import { type InputTransform, withParts } from "../linear.ts";
 import type { QuantizedWeight } from "../weight.ts";
 import { quantError } from "../metrics.ts";
@@ -51,7 +50,7 @@ import {
   rotateWeight,
   unrotateWeight,
 } from "../transforms/rotation.ts";
-import type { QuantReport } from "../report.ts";
+import { type MethodWrapper, wrapMethod, type WrapperOptions } from "./_wrap.ts";
 
 /** LDLQ ≡ GPTQ's column update (QuIP §3, Theorem 6): codes and dequantized weight. */
 async function ldlq(
@@ -142,13 +141,9 @@ export async function quipParts(
 }
 
 /** Options of {@link quip}. */
-export interface QuipOptions extends QuipWeightOptions {
+export interface QuipOptions extends QuipWeightOptions, WrapperOptions {
   /** Calibration sequences (e.g. 16 × 128 tokens). */
   sequences: readonly ArrayLike<number>[];
-  /** Layers to leave in full precision. */
-  skip?: string[];
-  /** Capture progress bar (default false). */
-  progress?: boolean;
 }
 
 /** QuIP's own facts, in its report's `details`: the incoherence before and after. */
@@ -171,23 +166,10 @@ export interface QuipDetails {
  * import { int } from "../quantizer.ts";
  * import { quip } from "./quip.ts";
  * const r = await quip(model, int(3, { symmetric: false }), { sequences });
- * console.log(r.layers.length); // 7
+ * console.log(r.details.incoherence.length); // 7
  * ```
  */
-export async function quip(
-  model: LlamaModel,
-  q: Quantizer,
-  options: QuipOptions,
-): Promise<QuantReport<QuipDetails>> {
-  return await quantizeModel(model, {
-    method: "quip",
-    quantizer: q,
-    skip: options.skip,
-    calibration: { sequences: options.sequences },
-    options: { damp: options.damp, seed: options.seed, incoherence: options.incoherence },
-    progress: options.progress ?? false,
-  }) as QuantReport<QuipDetails>;
-}
+export const quip: MethodWrapper<QuipOptions, QuipDetails> = wrapMethod("quip");
 
 /** QuIP's record in the method registry (options: {@link QuipWeightOptions}). */
 export const QUIP: LayerMethod = {
