@@ -129,12 +129,18 @@ export interface LayerTask {
   index: number;
 }
 
-/** What a layer method returns: the new layer, and report fields. */
+/** What a layer method returns: the new layer, and what it measured. */
 export interface LayerResult {
   /** The quantized layer (owned by the model from now on). */
   linear: QuantLinear;
-  /** Extra report fields (or an `sqnrDb` the method measured itself). */
-  row?: Record<string, unknown>;
+  /** The weight SQNR (dB) the method measured itself; else the driver measures it. */
+  sqnrDb?: number;
+  /**
+   * The method's own facts about this layer, by list: each key `k` appends
+   * `{ name, ...facts[k] }` to the report's `details[k]` (e.g. QuIP's
+   * `{ incoherence: { before, after } }`).
+   */
+  facts?: Record<string, object>;
 }
 
 /** What a whole-model method's `solve` gets. */
@@ -185,43 +191,6 @@ export type QuantMethod = LayerMethod | ModelMethod;
 export function taskSequences(t: ModelTask, method: string): readonly ArrayLike<number>[] {
   if (!t.sequences) throw new TypeError(`quantizeModel ${method}: needs calibration data`);
   return t.sequences;
-}
-
-/** A call of a whole-model method from its typed wrapper (see {@link quantizeCalibrated}). */
-export interface CalibratedCall {
-  /** The method's registry name. */
-  method: string;
-  /** Calibration windows. */
-  sequences: readonly ArrayLike<number>[];
-  /** The weight quantizer, for methods that take one. */
-  quantizer?: Quantizer;
-  /** Per-token activation quantizer, for methods that take one. */
-  act?: Quantizer;
-  /** Show a progress bar. Default false. */
-  progress?: boolean;
-  /** Every other key is one of the method's own options. */
-  [option: string]: unknown;
-}
-
-/**
- * {@link quantizeModel} as the typed wrappers of whole-model methods (`awq`,
- * `aqas`, `normTweaking`, `llmFp4`) call it: calibration from
- * `call.sequences`, progress off unless asked, the keys not named in
- * {@link CalibratedCall} as the method's options, the report typed as `R`.
- */
-export async function quantizeCalibrated<R extends QuantReport>(
-  model: LlamaModel,
-  call: CalibratedCall,
-): Promise<R> {
-  const { method, sequences, quantizer, act, progress, ...options } = call;
-  return await quantizeModel(model, {
-    method,
-    quantizer,
-    act,
-    calibration: { sequences },
-    options,
-    progress: progress ?? false,
-  }) as R;
 }
 
 /** The weight quantizer of a whole-model task, or an error naming the method. */
@@ -358,6 +327,7 @@ async function runLayerMethod(
   const choose = ruleOf(config);
   const wanted = (name: string) => !config.skip?.includes(name) && choose(name) !== null;
   const layers: LayerRow[] = [];
+  const details: Record<string, object[]> = {};
   const options = config.options ?? {};
   const seqs = sequencesOf(config);
   let index = 0;
@@ -380,7 +350,7 @@ async function runLayerMethod(
       index: index++,
     });
     const ql = r.linear;
-    let sqnrDb = r.row?.sqnrDb as number | undefined;
+    let sqnrDb = r.sqnrDb;
     if (sqnrDb === undefined) {
       using eff = await ql.effectiveWeight();
       sqnrDb = (await quantError(layer.weight, eff)).sqnr;
@@ -390,9 +360,9 @@ async function runLayerMethod(
       out: ql.outFeatures,
       in: ql.inFeatures,
       bitsPerWeight: ql.bitsPerWeight,
-      ...r.row,
       sqnrDb,
     });
+    for (const [k, f] of Object.entries(r.facts ?? {})) (details[k] ??= []).push({ name, ...f });
     model.setLinear(name, ql);
   };
 
@@ -411,7 +381,9 @@ async function runLayerMethod(
       await solveOne(name, lin, { absmean: absmean?.get(name) });
     }
   }
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers) };
+  const report: QuantReport = { layers, bitsPerWeight: meanBitsPerWeight(layers) };
+  if (Object.keys(details).length) report.details = details;
+  return report;
 }
 
 /** mean |x| per input channel of every linear, on the float model. */

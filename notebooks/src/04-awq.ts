@@ -83,7 +83,7 @@ const valid = await Deno.readTextFile("../data/corpus/valid.txt");
 const train = await Deno.readTextFile("../data/corpus/train.txt");
 const CHECK_TEXT = valid.slice(0, EVAL.checkChars);
 const q = lb.int(3, { group: 32 });
-let report: lb.methods.AwqReport;
+let report: lb.QuantReport<lb.methods.AwqDetails>;
 {
   using model = await lb.loadModel("../data/tiny");
   const sequences = lb.calibrationSequences(train, { n: CALIB.n, seqLen: CALIB.seqLen, seed: SEEDS[0] });
@@ -106,7 +106,7 @@ let report: lb.methods.AwqReport;
 
 // %%
 lb.viz.linePlot(
-  report.groups.filter((g) => g.scaled).map((g) => ({
+  report.details.groups.filter((g) => g.scaled).map((g) => ({
     name: `L${g.layer} ${g.members.map((m) => m.split(".").pop()!.replace("_proj", "")).join("/")}`,
     x: g.curve.map((c) => c.alpha),
     y: g.curve.map((c) => c.error / g.curve[0].error),

@@ -76,7 +76,7 @@ const checkText = (await Deno.readTextFile("../data/corpus/valid.txt")).slice(0,
 const train = await Deno.readTextFile("../data/corpus/train.txt");
 const sequences = lb.calibrationSequences(train, { ...calibration, seed: seeds[0] });
 const q2 = lb.int(2, { group: 32, symmetric: false });
-let live: lb.methods.QuipReport;
+let live: lb.QuantReport<lb.methods.QuipDetails>;
 {
   using model = await lb.loadModel("../data/tiny");
   live = await lb.methods.quip(model, q2, { sequences, seed: seeds[0] });
@@ -88,8 +88,8 @@ let live: lb.methods.QuipReport;
 
 // %%
 lb.viz.bar(
-  live.incoherence.map((r) => r.name.replace("layers.", "L").replace("self_attn.", "").replace("mlp.", "")),
-  live.incoherence.map((r) => r.before / r.after),
+  live.details.incoherence.map((r) => r.name.replace("layers.", "L").replace("self_attn.", "").replace("mlp.", "")),
+  live.details.incoherence.map((r) => r.before / r.after),
   { title: `Incoherence μ(W) / μ(UWVᵀ) per layer (seed ${seeds[0]}; above 1: the rotation lowered μ)`, yTitle: "μ before / μ after" },
 );
 

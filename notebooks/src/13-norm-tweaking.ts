@@ -46,7 +46,7 @@ interface Run {
   bitsPerWeight: number;
   perplexity: number;
   check: number;
-  tweaks?: lb.methods.NormTweakingReport["tweaks"];
+  tweaks?: lb.methods.NormTweakingDetails["tweaks"];
 }
 const sweep = JSON.parse(await Deno.readTextFile("../data/claims/13-norm-tweaking.json"));
 const S = sweep.settings;
@@ -66,7 +66,7 @@ const train = await Deno.readTextFile("../data/corpus/train.txt");
 const checkText = valid.slice(0, S.evaluation.checkChars);
 const ppl = async (m: lb.LlamaModel) => (await lb.perplexity(m, checkText, { seqLen: S.evaluation.seqLen })).perplexity;
 const q4 = lb.int(4);
-let liveTweaks: lb.methods.NormTweakingReport["tweaks"];
+let liveTweaks: lb.methods.NormTweakingDetails["tweaks"];
 {
   using model = await lb.loadModel("../data/tiny");
   await lb.methods.rtn(model, q4);
@@ -76,7 +76,7 @@ let liveTweaks: lb.methods.NormTweakingReport["tweaks"];
   using model = await lb.loadModel("../data/tiny");
   const calibration = lb.calibrationSequences(train, { n: S.calibration.n, seqLen: S.calibration.seqLen, seed: 0 });
   const r = await lb.methods.normTweaking(model, calibration, { weight: q4 });
-  liveTweaks = r.tweaks;
+  liveTweaks = r.details.tweaks;
   lb.checkStored("RTN + norm tweaking W4 seed 0 perplexity on the check slice", run("rtn+nt", 4, 0).check, await ppl(model));
 }
 console.log(`${gpu.adapterName}: the live runs reproduce the stored check values`);

@@ -22,14 +22,14 @@ import type { Tensor } from "../../kernels/tensor.ts";
 import { mul, sub } from "../../kernels/ops/elementwise.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { sumAll } from "../../kernels/ops/reduce.ts";
-import type { LlamaModel } from "../../model/llama.ts";
-import { type LayerResult, type LayerTask, quantizeModel } from "../model.ts";
+import { type LayerMethod, type LayerResult, type LayerTask, quantizeModel } from "../model.ts";
 import { describe, elementFormat, isInt, type Quantizer } from "../quantizer.ts";
 import { quantizePass } from "../quantize.ts";
 import { withParts } from "../linear.ts";
 import { QuantizedWeight, streamFormat } from "../weight.ts";
 import { packWeights } from "../../kernels/lowbit/layout.ts";
 import type { QuantReport } from "../report.ts";
+import type { MethodWrapper } from "./_wrap.ts";
 
 /** The integer grid of a quantizer: codes c ∈ [qmin, qmax], ŵ = (c − z)·s per group. */
 export interface IntGrid {
@@ -244,8 +244,8 @@ export interface LayerErrorRow {
   rtnRelError: number;
 }
 
-/** A {@link QuantReport} with the layer-wise reconstruction errors. */
-export interface HessianQuantReport extends QuantReport {
+/** A Hessian method's own facts (COMQ, GPFQ), in its report's `details`. */
+export interface HessianQuantDetails {
   /** One row per quantized layer, in order. */
   errors: LayerErrorRow[];
 }
@@ -279,34 +279,42 @@ export async function solveOnGrid(
   const linear = withParts(t.layer, { codes, values: sol.weight, quantizer: sol.quantizer }, {
     act: t.act,
   });
-  return { linear, row: { relError: sol.error / base, rtnRelError: sol.rtnError / base } };
+  const errors = { relError: sol.error / base, rtnRelError: sol.rtnError / base };
+  return { linear, facts: { errors } };
 }
 
+/** A model-level driver of a Hessian method: `(model, q, options)`, `q` one quantizer or a rule. */
+export type SequentialDriver<O> = MethodWrapper<
+  O,
+  HessianQuantDetails,
+  Quantizer | ((name: string) => Quantizer | null)
+>;
+
 /**
- * Quantizes every decoder linear of `model` in place with the registered
- * method `method` ("comq", "gpfq") through `quantizeModel`: H of each
- * distinct input is accumulated from the calibration windows, layer by layer,
- * each layer calibrated on the already-quantized layers' outputs.
+ * The model-level driver of the registered Hessian method `method` ("comq",
+ * "gpfq") through `quantizeModel`: H of each distinct input is accumulated
+ * from the calibration windows, layer by layer, each layer calibrated on the
+ * already-quantized layers' outputs; `options` go to the method whole.
  */
-export async function sequentialQuantize(
-  model: LlamaModel,
-  q: Quantizer | ((name: string) => Quantizer | null),
-  method: string,
-  options: SequentialOptions & Record<string, unknown>,
-): Promise<HessianQuantReport> {
-  const r = await quantizeModel(model, {
-    method,
-    quantizer: q,
-    act: options.act,
-    skip: options.skip,
-    calibration: { sequences: options.calibration },
-    options,
-    progress: options.progress ?? false,
-  });
-  const errors = r.layers.map((l) => ({
-    name: l.name,
-    relError: (l as unknown as LayerErrorRow).relError,
-    rtnRelError: (l as unknown as LayerErrorRow).rtnRelError,
-  }));
-  return { ...r, errors };
+export function sequentialDriver<O extends SequentialOptions>(method: string): SequentialDriver<O> {
+  return async (model, q, options) =>
+    await quantizeModel(model, {
+      method,
+      quantizer: q,
+      act: options.act,
+      skip: options.skip,
+      calibration: { sequences: options.calibration },
+      options: { ...options } as Record<string, unknown>,
+      progress: options.progress ?? false,
+    }) as QuantReport<HessianQuantDetails>;
+}
+
+/** The registry record of a Hessian method on the integer grid (see {@link solveOnGrid}). */
+export function gridMethod(
+  name: string,
+  solver: (
+    t: LayerTask,
+  ) => (w: Tensor, h: Tensor, q: Quantizer, name: string) => Promise<LayerSolution>,
+): LayerMethod {
+  return { name, needs: ["hessian"], solve: (t) => solveOnGrid(t, solver(t)) };
 }

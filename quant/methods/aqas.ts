@@ -41,13 +41,7 @@ import { binary, div } from "../../kernels/ops/elementwise.ts";
 import { absmax } from "../../kernels/ops/reduce.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import type { LlamaModel } from "../../model/llama.ts";
-import {
-  type ModelMethod,
-  quantizeCalibrated,
-  taskPerTokenAct,
-  taskQuantizer,
-  taskSequences,
-} from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
@@ -57,6 +51,7 @@ import { quantizeLinear, QuantLinear } from "../linear.ts";
 import { scaleColumns } from "../transforms/smoothing.ts";
 import { denseWeight, foldScales, InputRecorder, type SiteName, SITES } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type CalibratedWrapper, wrapCalibrated } from "./_wrap.ts";
 
 export type { SiteName } from "./_sites.ts";
 
@@ -194,8 +189,8 @@ export interface AqasOptions extends AqasSearchOptions {
   progress?: boolean;
 }
 
-/** What {@link aqas} did: the quantization report plus every site's search. */
-export interface AqasReport extends QuantReport {
+/** AQAS's own facts, in its report's `details`: every site's search. */
+export interface AqasDetails {
   /** One row per layer and site. */
   sites: { layer: number; site: SiteName; alpha: number | null; errors: number[] }[];
 }
@@ -213,48 +208,26 @@ export interface AqasReport extends QuantReport {
  * using model = await loadModel();
  * const seqs = calibrationSequences(await Deno.readTextFile("data/corpus/train.txt"), { n: 1, seqLen: 16 });
  * const r = await aqas(model, seqs, { weight: int(4), act: int(8, { per: "token" }), alphas: [0.5], sites: ["down"] });
- * console.log(r.sites.length, r.layers.length); // 4 28
+ * console.log(r.details.sites.length, r.layers.length); // 4 28
  * ```
  */
-export async function aqas(
-  model: LlamaModel,
-  sequences: readonly ArrayLike<number>[],
-  options: AqasOptions,
-): Promise<AqasReport> {
-  const { weight, ...rest } = options;
-  return await quantizeCalibrated<AqasReport>(model, {
-    ...rest,
-    method: "aqas",
-    sequences,
-    quantizer: weight,
-  });
-}
+export const aqas: CalibratedWrapper<AqasOptions, AqasDetails> = wrapCalibrated("aqas");
 
 /** AQAS's record in the method registry (options: {@link AqasOptions} without weight/act). */
-export const AQAS: ModelMethod = {
-  name: "aqas",
-  needs: ["model"],
-  solve: (t) => {
-    const act = taskPerTokenAct(t, "aqas");
-    if (!act) throw new TypeError("quantizeModel aqas: needs an activation quantizer (act)");
-    return runAqas(t.model, taskSequences(t, "aqas"), {
-      ...t.options,
-      weight: taskQuantizer(t, "aqas"),
-      act,
-      progress: !!t.progress,
-    });
-  },
-};
+export const AQAS: ModelMethod = calibratedRecord("aqas", runAqas, {
+  weight: true,
+  act: "required",
+});
 
 async function runAqas(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: AqasOptions,
-): Promise<AqasReport> {
+): Promise<QuantReport<AqasDetails>> {
   const sites = options.sites ?? (["attn", "mlp", "down"] as const);
   const firstOf = (site: SiteName) => SITES[site].linears[0];
   using rec = new InputRecorder(sites.map(firstOf), options.searchTokens ?? 256);
-  const report: AqasReport = { layers: [], bitsPerWeight: 0, sites: [] };
+  const report: QuantReport<AqasDetails> = { layers: [], bitsPerWeight: 0, details: { sites: [] } };
   await captureLayerInputs(model, sequences, {
     onLinearInput: (name, x) => rec.observe(name, x),
     progress: options.progress ? "AQAS" : false,
@@ -264,7 +237,7 @@ async function runAqas(
         const ws = SITES[site].linears.map((l) => denseWeight(model, `layers.${i}.${l}`).weight);
         const act = options.searchAct === undefined ? options.act : options.searchAct ?? undefined;
         const r = await aqasSearch(x, ws, { ...options, act });
-        report.sites.push({ layer: i, site, alpha: r.alpha, errors: r.errors });
+        report.details.sites.push({ layer: i, site, alpha: r.alpha, errors: r.errors });
         using s = r.s;
         foldScales(model, i, site, s);
       }

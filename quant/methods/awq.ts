@@ -33,7 +33,7 @@
  * import { int } from "../quantizer.ts";
  * import { awq } from "./awq.ts";
  * const r = await awq(model, int(4, { group: 32 }), { sequences, grid: 4, clipGrid: 2 });
- * console.log(r.layers.length, r.groups.length); // 7 4
+ * console.log(r.layers.length, r.details.groups.length); // 7 4
  * ```
  * @module
  */
@@ -44,13 +44,7 @@ import { concat, split } from "../../kernels/ops/layout.ts";
 import { max as reduceMax, min as reduceMin, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { DenseLinear } from "../../model/linear.ts";
 import { LAYER_TOPOLOGY, type LlamaModel } from "../../model/llama.ts";
-import {
-  type ModelMethod,
-  quantizeCalibrated,
-  taskPerTokenAct,
-  taskQuantizer,
-  taskSequences,
-} from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { captureLayerInputs, type ObserverLike } from "../../model/capture.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { MomentsObserver } from "../calib/observers.ts";
@@ -62,6 +56,7 @@ import { splitRows } from "../split_rows.ts";
 import type { Quantizer } from "../quantizer.ts";
 import { scaleColumns, scaleRows } from "../transforms/smoothing.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type MethodWrapper, wrapMethod } from "./_wrap.ts";
 
 /** Options of {@link awq}. */
 export interface AwqOptions {
@@ -99,8 +94,8 @@ export interface AwqGroup {
   curve: { alpha: number; error: number }[];
 }
 
-/** What {@link awq} did. */
-export interface AwqReport extends QuantReport {
+/** AWQ's own facts, in its report's `details`. */
+export interface AwqDetails {
   /** One row per input group and layer. */
   groups: AwqGroup[];
   /** Per quantized layer: the mean chosen clip ratio (of its input group). */
@@ -292,37 +287,22 @@ class Both implements ObserverLike {
  * `quantizeModel` with method "awq". With `quantize: false` only the scales
  * are searched and folded.
  */
-export async function awq(
-  model: LlamaModel,
-  q: Quantizer,
-  options: AwqOptions,
-): Promise<AwqReport> {
-  return await quantizeCalibrated<AwqReport>(model, { ...options, method: "awq", quantizer: q });
-}
+export const awq: MethodWrapper<AwqOptions, AwqDetails> = wrapMethod("awq");
 
 /** AWQ's record in the method registry (options: {@link AwqOptions}). */
-export const AWQ: ModelMethod = {
-  name: "awq",
-  needs: ["model"],
-  solve: (t) =>
-    runAwq(t.model, taskQuantizer(t, "awq"), {
-      ...t.options,
-      sequences: taskSequences(t, "awq"),
-      act: taskPerTokenAct(t, "awq"),
-      progress: !!t.progress,
-    }),
-};
+export const AWQ: ModelMethod = calibratedRecord("awq", runAwq, { weight: true, act: "optional" });
 
 async function runAwq(
   model: LlamaModel,
-  q: Quantizer,
-  options: AwqOptions,
-): Promise<AwqReport> {
+  sequences: readonly ArrayLike<number>[],
+  options: Omit<AwqOptions, "sequences"> & { weight: Quantizer },
+): Promise<QuantReport<AwqDetails>> {
+  const q = options.weight;
   const inputs = new Set<string>();
   for (let i = 0; i < model.numLayers; i++) for (const g of groupsOf(i)) inputs.add(g.input);
   const groups: AwqGroup[] = [];
   const layers: QuantReport["layers"] = [];
-  const clip: AwqReport["clip"] = [];
+  const clip: AwqDetails["clip"] = [];
   const observers = new Map<string, Both>();
   const dense = (name: string) => {
     const l = model.getLinear(name) as WeightedLinear;
@@ -331,7 +311,7 @@ async function runAwq(
     }
     return l;
   };
-  await captureLayerInputs(model, options.sequences, {
+  await captureLayerInputs(model, sequences, {
     observers: (name) => {
       if (!inputs.has(name)) return undefined;
       const o = new Both(
@@ -448,5 +428,5 @@ async function runAwq(
       }
     },
   });
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers), groups, clip };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers), details: { groups, clip } };
 }

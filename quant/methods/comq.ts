@@ -41,24 +41,24 @@
  */
 import { Tensor } from "../../kernels/tensor.ts";
 import { coordinateSweep } from "../../kernels/ops/coordinate.ts";
-import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
 import {
   coordinateStart,
-  type HessianQuantReport,
+  gridMethod,
   layerError,
   type LayerSolution,
   residualGrad,
+  type SequentialDriver,
+  sequentialDriver,
   type SequentialOptions,
-  sequentialQuantize,
-  solveOnGrid,
 } from "./_coordinate.ts";
 import type { LayerMethod } from "../model.ts";
 
 export type {
-  HessianQuantReport,
+  HessianQuantDetails,
   LayerErrorRow,
   LayerSolution,
+  SequentialDriver,
   SequentialOptions,
 } from "./_coordinate.ts";
 
@@ -254,21 +254,14 @@ export interface ComqModelOptions extends SequentialOptions, ComqOptions {}
  * const calibration = calibrationSequences(text, { n: 2, seqLen: 32 });
  * // the first decoder layer only, to keep the example short
  * const report = await comq(model, int(4, { group: 32 }), { calibration, layers: 1 });
- * console.log(report.layers.length, report.errors.every((e) => e.relError <= e.rtnRelError)); // 7 true
+ * const { errors } = report.details;
+ * console.log(report.layers.length, errors.every((e) => e.relError <= e.rtnRelError)); // 7 true
  * ```
  */
-export async function comq(
-  model: LlamaModel,
-  q: Quantizer | ((name: string) => Quantizer | null),
-  options: ComqModelOptions,
-): Promise<HessianQuantReport> {
-  return await sequentialQuantize(model, q, "comq", { ...options });
-}
+export const comq: SequentialDriver<ComqModelOptions> = sequentialDriver("comq");
 
 /** COMQ's record in the method registry (options: {@link ComqOptions}). */
-export const COMQ: LayerMethod = {
-  name: "comq",
-  needs: ["hessian"],
-  solve: (t) =>
-    solveOnGrid(t, (w, h, q, name) => comqLayer(w, h, q, { ...t.options as ComqOptions, name })),
-};
+export const COMQ: LayerMethod = gridMethod(
+  "comq",
+  (t) => (w, h, q, name) => comqLayer(w, h, q, { ...t.options as ComqOptions, name }),
+);

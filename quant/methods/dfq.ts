@@ -165,8 +165,8 @@ export interface DfqOptions {
   progress?: boolean;
 }
 
-/** What {@link dfq} did. */
-export interface DfqReport extends QuantReport {
+/** DFQ's own facts, in its report's `details`. */
+export interface DfqDetails {
   /** Ranges before equalization (empty without it). */
   equalization: EqualizationRecord[];
 }
@@ -182,14 +182,14 @@ export interface DfqReport extends QuantReport {
  * await initGPU();
  * using model = await loadModel();
  * const r = await dfq(model, int(8, { per: "tensor" }));
- * console.log(r.layers.length, r.equalization.length); // 28 4
+ * console.log(r.layers.length, r.details.equalization.length); // 28 4
  * ```
  */
 export async function dfq(
   model: LlamaModel,
   q: Quantizer,
   options: DfqOptions = {},
-): Promise<DfqReport> {
+): Promise<QuantReport<DfqDetails>> {
   const { sequences, progress, ...rest } = options;
   return await quantizeModel(model, {
     method: "dfq",
@@ -197,7 +197,7 @@ export async function dfq(
     calibration: sequences ? { sequences } : undefined,
     options: rest,
     progress: progress ?? false,
-  }) as DfqReport;
+  }) as QuantReport<DfqDetails>;
 }
 
 /** DFQ's record in the method registry (options: {@link DfqOptions}; calibration optional). */
@@ -216,7 +216,7 @@ async function runDfq(
   model: LlamaModel,
   q: Quantizer,
   options: DfqOptions = {},
-): Promise<DfqReport> {
+): Promise<QuantReport<DfqDetails>> {
   const equalization = options.equalize === false ? [] : await crossLayerEqualize(model);
   const layers: QuantReport["layers"] = [];
   const record = async (name: string, w: Tensor, ql: QuantLinear) => {
@@ -267,5 +267,5 @@ async function runDfq(
       for (const { s } of sums.values()) s.dispose();
     }
   }
-  return { layers, bitsPerWeight: meanBitsPerWeight(layers), equalization };
+  return { layers, bitsPerWeight: meanBitsPerWeight(layers), details: { equalization } };
 }

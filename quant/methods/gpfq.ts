@@ -38,16 +38,15 @@
  */
 import { Tensor } from "../../kernels/tensor.ts";
 import { coordinateSweep } from "../../kernels/ops/coordinate.ts";
-import type { LlamaModel } from "../../model/llama.ts";
 import type { Quantizer } from "../quantizer.ts";
 import {
   coordinateStart,
-  type HessianQuantReport,
+  gridMethod,
   layerError,
   type LayerSolution,
+  type SequentialDriver,
+  sequentialDriver,
   type SequentialOptions,
-  sequentialQuantize,
-  solveOnGrid,
 } from "./_coordinate.ts";
 import type { LayerMethod } from "../model.ts";
 
@@ -140,17 +139,10 @@ export interface GpfqModelOptions extends SequentialOptions {}
  * console.log(report.layers.length, report.bitsPerWeight.toFixed(3)); // 7 4.500
  * ```
  */
-export async function gpfq(
-  model: LlamaModel,
-  q: Quantizer | ((name: string) => Quantizer | null),
-  options: GpfqModelOptions,
-): Promise<HessianQuantReport> {
-  return await sequentialQuantize(model, q, "gpfq", { ...options });
-}
+export const gpfq: SequentialDriver<GpfqModelOptions> = sequentialDriver("gpfq");
 
 /** GPFQ's record in the method registry (natural order, as the model-level driver always ran it). */
-export const GPFQ: LayerMethod = {
-  name: "gpfq",
-  needs: ["hessian"],
-  solve: (t) => solveOnGrid(t, (w, h, q, name) => gpfqLayer(w, h, q, { name })),
-};
+export const GPFQ: LayerMethod = gridMethod(
+  "gpfq",
+  () => (w, h, q, name) => gpfqLayer(w, h, q, { name }),
+);

@@ -41,12 +41,10 @@ export interface GptqModelOptions extends Omit<GptqOptions, "name"> {
   progress?: boolean;
 }
 
-/** {@link QuantReport} with GPTQ's proxy loss and timing per layer. */
-export interface GptqReport extends QuantReport {
-  /** One row per quantized layer, with GPTQ's proxy loss and its time. */
-  layers: (QuantReport["layers"][number] & { loss: number; seconds: number })[];
-  /** Wall time of the whole run, seconds. */
-  seconds?: number;
+/** GPTQ's own facts, in its report's `details`. */
+export interface GptqDetails {
+  /** Per quantized layer: GPTQ's proxy loss and the seconds its solve took. */
+  loss: { name: string; loss: number; seconds: number }[];
 }
 
 /** GPTQ's record in the method registry (options: `GptqOptions`). */
@@ -64,7 +62,7 @@ export const GPTQ: LayerMethod = {
     const err = await quantError(w, r.dequantized);
     const loss = r.stats.loss;
     const linear = withParts(t.layer, { ...r.toParts(), quantizer: t.quantizer }, { act: t.act });
-    return { linear, row: { sqnrDb: err.sqnr, loss, seconds } };
+    return { linear, sqnrDb: err.sqnr, facts: { loss: { loss, seconds } } };
   },
 };
 
@@ -80,7 +78,7 @@ export async function gptqModel(
   q: Quantizer | ((name: string) => Quantizer | null),
   sequences: readonly ArrayLike<number>[],
   options: GptqModelOptions = {},
-): Promise<GptqReport> {
+): Promise<QuantReport<GptqDetails>> {
   checkSequences(sequences, model.config.vocabSize, { op: "gptqModel", minLength: 2 });
   const r = await quantizeModel(model, {
     method: "gptq",
@@ -91,5 +89,5 @@ export async function gptqModel(
     options: { ...options },
     progress: options.progress ?? true ? "gptq" : false,
   });
-  return r as GptqReport;
+  return r as QuantReport<GptqDetails>;
 }

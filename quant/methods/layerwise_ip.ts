@@ -82,9 +82,6 @@ export interface LayerwiseIpDetails {
   allocation: Allocation;
 }
 
-/** What {@link layerwiseIp} did: the quantization's rows, and the allocation in `details`. */
-export type LayerwiseIpResult = QuantReport<LayerwiseIpDetails>;
-
 /**
  * Measures (or takes) the per-layer sensitivity, solves the allocation under
  * `avgBits`, and quantizes `model` in place accordingly.
@@ -92,7 +89,7 @@ export type LayerwiseIpResult = QuantReport<LayerwiseIpDetails>;
 export async function layerwiseIp(
   model: LlamaModel,
   options: LayerwiseIpOptions,
-): Promise<LayerwiseIpResult> {
+): Promise<QuantReport<LayerwiseIpDetails>> {
   const makeQ = options.quantizer ?? ((b: number) => int(b, { group: 32 }));
   let sensitivity = options.sensitivity;
   if (!sensitivity) {

@@ -41,7 +41,7 @@ import { absmax, absmaxAll, sum, sumAll } from "../../kernels/ops/reduce.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
-import { type ModelMethod, quantizeCalibrated, taskSequences } from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { bitsPerWeight, fp } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
 import { type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
@@ -50,6 +50,7 @@ import { fpFormat } from "../fp_format.ts";
 import { type ActQuant, quantizeRows, quantizeRowsPass, quantizeStatic } from "../activation.ts";
 import { denseWeight, InputRecorder } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type CalibratedWrapper, wrapCalibrated } from "./_wrap.ts";
 
 export { type ActQuant, quantizeStatic } from "../activation.ts";
 export { fpFormat } from "../fp_format.ts";
@@ -250,8 +251,8 @@ export interface LlmFp4Options {
   progress?: boolean;
 }
 
-/** What {@link llmFp4} chose, per layer. */
-export interface LlmFp4Report extends QuantReport {
+/** What {@link llmFp4} chose, per layer: its report's `details`. */
+export interface LlmFp4Details {
   /** Per linear: the weight format and, if quantized, the input format and maximum value. */
   choices: { name: string; weight: string; act?: ActQuant }[];
 }
@@ -269,40 +270,26 @@ export interface LlmFp4Report extends QuantReport {
  * using model = await loadModel();
  * const seqs = calibrationSequences(await Deno.readTextFile("data/corpus/train.txt"), { n: 1, seqLen: 16 });
  * const r = await llmFp4(model, seqs, { weightFormats: ["e2m1"], weightRatios: [1], actFormats: null });
- * console.log(r.choices.length); // 28
+ * console.log(r.details.choices.length); // 28
  * ```
  */
-export async function llmFp4(
-  model: LlamaModel,
-  sequences: readonly ArrayLike<number>[],
-  options: LlmFp4Options = {},
-): Promise<LlmFp4Report> {
-  return await quantizeCalibrated<LlmFp4Report>(model, {
-    ...options,
-    method: "llm_fp4",
-    sequences,
-  });
-}
+export const llmFp4: CalibratedWrapper<LlmFp4Options, LlmFp4Details> = wrapCalibrated("llm_fp4");
 
 /** LLM-FP4's record in the method registry (options: {@link LlmFp4Options}; no quantizer). */
-export const LLM_FP4: ModelMethod = {
-  name: "llm_fp4",
-  needs: ["model"],
-  solve: (t) =>
-    runLlmFp4(t.model, taskSequences(t, "llm_fp4"), {
-      ...t.options,
-      progress: !!t.progress,
-    }),
-};
+export const LLM_FP4: ModelMethod = calibratedRecord("llm_fp4", runLlmFp4);
 
 async function runLlmFp4(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: LlmFp4Options = {},
-): Promise<LlmFp4Report> {
+): Promise<QuantReport<LlmFp4Details>> {
   const inputs: string[] = Object.values(LAYER_TOPOLOGY).map((g) => g.linears[0]);
   using rec = new InputRecorder(inputs, options.searchTokens ?? 512);
-  const report: LlmFp4Report = { layers: [], bitsPerWeight: 0, choices: [] };
+  const report: QuantReport<LlmFp4Details> = {
+    layers: [],
+    bitsPerWeight: 0,
+    details: { choices: [] },
+  };
   const actFormats = options.actFormats === undefined ? FP4_FORMATS : options.actFormats;
   await captureLayerInputs(model, sequences, {
     progress: options.progress ? "LLM-FP4" : false,
@@ -345,7 +332,7 @@ async function runLlmFp4(
             bitsPerWeight: ql.bitsPerWeight,
             sqnrDb: err.sqnr,
           });
-          report.choices.push({ name, weight: r.format, act: acts.get(input) });
+          report.details.choices.push({ name, weight: r.format, act: acts.get(input) });
           model.setLinear(name, ql);
         }
       } finally {

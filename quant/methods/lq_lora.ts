@@ -35,13 +35,12 @@ import type { Tensor } from "../../kernels/tensor.ts";
 import { add, sub } from "../../kernels/ops/elementwise.ts";
 import { matmul } from "../../kernels/ops/matmul.ts";
 import { reduceAll } from "../../kernels/ops/reduce.ts";
-import type { LlamaModel } from "../../model/llama.ts";
 import { quantizeParts, withParts } from "../linear.ts";
-import { type LayerMethod, quantizeModel } from "../model.ts";
+import type { LayerMethod } from "../model.ts";
 import type { Quantizer } from "../quantizer.ts";
 import type { QuantizedWeight } from "../weight.ts";
 import { lowRankError } from "./lqer.ts";
-import type { QuantReport } from "../report.ts";
+import { type MethodWrapper, wrapMethod } from "./_wrap.ts";
 
 /** Options of {@link lqLoraDecompose}. */
 export interface LqLoraOptions {
@@ -151,8 +150,8 @@ export async function lqLoraDecompose(
   return { ...kept, errors, best: bestIndex, dispose, [Symbol.dispose]: dispose };
 }
 
-/** What {@link lqLora} did. */
-export interface LqLoraReport extends QuantReport {
+/** LQ-LoRA's own facts, in its report's `details`. */
+export interface LqLoraDetails {
   /** Per layer: the relative decomposition error after each iteration. */
   errors: { name: string; errors: number[]; best: number }[];
 }
@@ -171,26 +170,12 @@ export interface LqLoraReport extends QuantReport {
  * import { nf4 } from "../quantizer.ts";
  * import { lqLora } from "./lq_lora.ts";
  * const r = await lqLora(model, nf4({ group: 32 }), { rank: 2, iterations: 2 });
- * console.log(r.errors.length); // 7
+ * console.log(r.details.errors.length); // 7
  * ```
  */
-export async function lqLora(
-  model: LlamaModel,
-  q: Quantizer,
-  options: LqLoraOptions & { skip?: string[] },
-): Promise<LqLoraReport> {
-  const r = await quantizeModel(model, {
-    method: "lq_lora",
-    quantizer: q,
-    skip: options.skip,
-    options: { rank: options.rank, iterations: options.iterations, seed: options.seed },
-  });
-  const errors = r.layers.map((l) => {
-    const x = l as unknown as { errors: number[]; best: number };
-    return { name: l.name, errors: x.errors, best: x.best };
-  });
-  return { ...r, errors };
-}
+export const lqLora: MethodWrapper<LqLoraOptions & { skip?: string[] }, LqLoraDetails> = wrapMethod(
+  "lq_lora",
+);
 
 /** LQ-LoRA's record in the method registry (options: {@link LqLoraOptions}). */
 export const LQ_LORA: LayerMethod = {
@@ -211,7 +196,8 @@ export const LQ_LORA: LayerMethod = {
     const err = d.errors[d.best];
     return {
       linear,
-      row: { sqnrDb: err > 0 ? -20 * Math.log10(err) : Infinity, errors: d.errors, best: d.best },
+      sqnrDb: err > 0 ? -20 * Math.log10(err) : Infinity,
+      facts: { errors: { errors: d.errors, best: d.best } },
     };
   },
 };

@@ -33,12 +33,11 @@ import { Tensor } from "../../kernels/tensor.ts";
 import { mul, sub } from "../../kernels/ops/elementwise.ts";
 import { transpose } from "../../kernels/ops/layout.ts";
 import { truncatedSvd } from "../../kernels/ops/svd.ts";
-import type { LlamaModel } from "../../model/llama.ts";
-import { type LayerMethod, quantizeModel } from "../model.ts";
+import type { LayerMethod } from "../model.ts";
 import { quantizeParts, type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
 import { quantError } from "../metrics.ts";
 import type { Quantizer } from "../quantizer.ts";
-import type { QuantReport } from "../report.ts";
+import { type MethodWrapper, wrapMethod, type WrapperOptions } from "./_wrap.ts";
 
 /**
  * Rank-k factors of E·diag(s) mapped back: E ≈ a·b with a = U_k·Σ_k `[out, k]`,
@@ -135,8 +134,8 @@ export async function lqerLinear(
   });
 }
 
-/** Options of {@link lqer}. */
-export interface LqerOptions {
+/** Options of {@link lqer} (`act`: per-token activation quantizer of the quantized part). */
+export interface LqerOptions extends WrapperOptions {
   /** Rank k of every layer's correction. */
   rank: number;
   /**
@@ -144,18 +143,10 @@ export interface LqerOptions {
    * `calibrationSequences(text, { n: 16, seqLen: 128 })`); omitted: plain LQER.
    */
   sequences?: readonly ArrayLike<number>[];
-  /** Per-token activation quantizer (W4A8 …) of the quantized part. */
-  act?: Quantizer;
-  /** Layers to leave in full precision. */
-  skip?: string[];
-  /** Show capture progress (default false). */
-  progress?: boolean;
 }
 
-/** What {@link lqer} did: {@link QuantReport} rows with the rank and the weight error after correction. */
-export interface LqerReport extends QuantReport {
-  /** Rank used. */
-  rank: number;
+/** LQER's own facts, in its report's `details`: the weight error before and after correction. */
+export interface LqerDetails {
   /** Per layer: SQNR (dB) of W_q alone and of W_q + a·b, against W. */
   correction: { name: string; sqnrQuantDb: number; sqnrCorrectedDb: number }[];
 }
@@ -174,29 +165,10 @@ export interface LqerReport extends QuantReport {
  * import { int } from "../quantizer.ts";
  * import { lqer } from "./lqer.ts";
  * const r = await lqer(model, int(4, { group: 32 }), { rank: 2, sequences });
- * console.log(r.layers.length, r.bitsPerWeight > 4.5); // 7 true
+ * console.log(r.bitsPerWeight > 4.5, r.details.correction.length); // true 7
  * ```
  */
-export async function lqer(
-  model: LlamaModel,
-  q: Quantizer,
-  options: LqerOptions,
-): Promise<LqerReport> {
-  const r = await quantizeModel(model, {
-    method: "lqer",
-    quantizer: q,
-    act: options.act,
-    skip: options.skip,
-    calibration: options.sequences ? { sequences: options.sequences } : undefined,
-    options: { rank: options.rank },
-    progress: options.progress ?? false,
-  });
-  const correction = r.layers.map((l) => {
-    const x = l as unknown as { sqnrQuantDb: number };
-    return { name: l.name, sqnrQuantDb: x.sqnrQuantDb, sqnrCorrectedDb: l.sqnrDb };
-  });
-  return { ...r, rank: options.rank, correction };
-}
+export const lqer: MethodWrapper<LqerOptions, LqerDetails> = wrapMethod("lqer");
 
 /**
  * LQER's record in the method registry: options `{ rank, seed? }`; with
@@ -223,6 +195,10 @@ export const LQER: LayerMethod = {
     using eff = await linear.effectiveWeight();
     const before = await quantError(w, linear.weight!);
     const after = await quantError(w, eff);
-    return { linear, row: { sqnrDb: after.sqnr, sqnrQuantDb: before.sqnr } };
+    return {
+      linear,
+      sqnrDb: after.sqnr,
+      facts: { correction: { sqnrQuantDb: before.sqnr, sqnrCorrectedDb: after.sqnr } },
+    };
   },
 };

@@ -17,22 +17,22 @@ export {
   type RtnOptions,
 } from "./rtn.ts";
 export { gptq, type GptqOptions, GptqResult, type GptqStats } from "./gptq.ts";
-export { GPTQ, gptqModel, type GptqModelOptions, type GptqReport } from "./gptq_model.ts";
+export { GPTQ, type GptqDetails, gptqModel, type GptqModelOptions } from "./gptq_model.ts";
 export {
   AWQ,
   awq,
+  type AwqDetails,
   type AwqGroup,
   type AwqOptions,
-  type AwqReport,
   clipAndQuantize,
   searchScales,
 } from "./awq.ts";
 export {
   QUIP,
   quip,
+  type QuipDetails,
   type QuipOptions,
   quipParts,
-  type QuipReport,
   quipWeight,
   type QuipWeightOptions,
 } from "./quip.ts";
@@ -40,18 +40,18 @@ export {
   lowRankError,
   LQER,
   lqer,
+  type LqerDetails,
   lqerLinear,
   type LqerLinearOptions,
   type LqerOptions,
-  type LqerReport,
 } from "./lqer.ts";
 export {
   LQ_LORA,
   lqLora,
   lqLoraDecompose,
   type LqLoraDecomposition,
+  type LqLoraDetails,
   type LqLoraOptions,
-  type LqLoraReport,
 } from "./lq_lora.ts";
 export {
   COMQ,
@@ -59,9 +59,10 @@ export {
   comqLayer,
   type ComqModelOptions,
   type ComqOptions,
-  type HessianQuantReport,
+  type HessianQuantDetails,
   type LayerErrorRow,
   type LayerSolution,
+  type SequentialDriver,
   type SequentialOptions,
 } from "./comq.ts";
 export { GPFQ, gpfq, gpfqLayer, type GpfqModelOptions, type GpfqOptions } from "./gpfq.ts";
@@ -74,14 +75,13 @@ export {
   layerwiseIp,
   type LayerwiseIpDetails,
   type LayerwiseIpOptions,
-  type LayerwiseIpResult,
   type SensitivityRow,
 } from "./layerwise_ip.ts";
 export {
   AQAS,
   aqas,
+  type AqasDetails,
   type AqasOptions,
-  type AqasReport,
   aqasSearch,
   type AqasSearchOptions,
   type AqasSearchResult,
@@ -103,8 +103,8 @@ export {
   fpLinear,
   LLM_FP4,
   llmFp4,
+  type LlmFp4Details,
   type LlmFp4Options,
-  type LlmFp4Report,
   quantizeStatic,
   searchActivation,
   searchWeight,
@@ -116,18 +116,25 @@ export {
   crossLayerEqualize,
   DFQ,
   dfq,
+  type DfqDetails,
   type DfqOptions,
-  type DfqReport,
   type EqualizationRecord,
   equalizationScales,
 } from "./dfq.ts";
 export {
   NORM_TWEAKING,
   normTweaking,
+  type NormTweakingDetails,
   type NormTweakingOptions,
-  type NormTweakingReport,
   tweakScales,
 } from "./norm_tweaking.ts";
+
+export {
+  type CalibratedOptions,
+  type CalibratedWrapper,
+  type MethodWrapper,
+  type WrapperOptions,
+} from "./_wrap.ts";
 
 // the driver's, layers' and checkpoints' types (the functions are in the root mod.ts)
 export { methodRegistry } from "./registry.ts";

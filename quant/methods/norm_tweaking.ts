@@ -47,7 +47,7 @@ import { matmul } from "../../kernels/ops/matmul.ts";
 import { spdInverse } from "../../kernels/ops/linalg.ts";
 import { captureLayerInputs } from "../../model/capture.ts";
 import { LAYER_LINEARS, LAYER_TOPOLOGY, type LlamaModel, sharedInput } from "../../model/llama.ts";
-import { type ModelMethod, quantizeCalibrated, taskQuantizer, taskSequences } from "../model.ts";
+import type { ModelMethod } from "../model.ts";
 import { HessianObserver } from "../calib/hessian.ts";
 import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
 import { quantError } from "../metrics.ts";
@@ -56,6 +56,7 @@ import type { QuantizedWeight } from "../weight.ts";
 import { gptq } from "./gptq.ts";
 import { denseWeight, SITES } from "./_sites.ts";
 import { meanBitsPerWeight, type QuantReport } from "./rtn.ts";
+import { calibratedRecord, type CalibratedWrapper, wrapCalibrated } from "./_wrap.ts";
 
 /**
  * The closed-form tweak ρ `[in]` (γ' = γ ⊙ ρ) for float weights `w`,
@@ -125,8 +126,8 @@ export interface NormTweakingOptions {
   progress?: boolean;
 }
 
-/** What {@link normTweaking} did. */
-export interface NormTweakingReport extends QuantReport {
+/** Norm Tweaking's own facts, in its report's `details`. */
+export interface NormTweakingDetails {
   /** Per layer and norm: the tweak's range (min and max of ρ). */
   tweaks: { layer: number; norm: "input" | "post"; min: number; max: number }[];
 }
@@ -145,42 +146,28 @@ export interface NormTweakingReport extends QuantReport {
  * using model = await loadModel();
  * const seqs = calibrationSequences(await Deno.readTextFile("data/corpus/train.txt"), { n: 1, seqLen: 32 });
  * const r = await normTweaking(model, seqs, { weight: int(3) });
- * console.log(r.layers.length, r.tweaks.length); // 28 8
+ * console.log(r.layers.length, r.details.tweaks.length); // 28 8
  * ```
  */
-export async function normTweaking(
-  model: LlamaModel,
-  sequences: readonly ArrayLike<number>[],
-  options: NormTweakingOptions,
-): Promise<NormTweakingReport> {
-  const { weight, ...rest } = options;
-  return await quantizeCalibrated<NormTweakingReport>(model, {
-    ...rest,
-    method: "norm_tweaking",
-    sequences,
-    quantizer: weight,
-  });
-}
+export const normTweaking: CalibratedWrapper<NormTweakingOptions, NormTweakingDetails> =
+  wrapCalibrated("norm_tweaking");
 
 /** Norm Tweaking's record in the method registry (options: {@link NormTweakingOptions}). */
-export const NORM_TWEAKING: ModelMethod = {
-  name: "norm_tweaking",
-  needs: ["model"],
-  solve: (t) =>
-    runNormTweaking(t.model, taskSequences(t, "norm_tweaking"), {
-      ...t.options,
-      weight: taskQuantizer(t, "norm_tweaking"),
-      progress: !!t.progress,
-    }),
-};
+export const NORM_TWEAKING: ModelMethod = calibratedRecord("norm_tweaking", runNormTweaking, {
+  weight: true,
+});
 
 async function runNormTweaking(
   model: LlamaModel,
   sequences: readonly ArrayLike<number>[],
   options: NormTweakingOptions,
-): Promise<NormTweakingReport> {
+): Promise<QuantReport<NormTweakingDetails>> {
   const q = options.weight;
-  const report: NormTweakingReport = { layers: [], bitsPerWeight: 0, tweaks: [] };
+  const report: QuantReport<NormTweakingDetails> = {
+    layers: [],
+    bitsPerWeight: 0,
+    details: { tweaks: [] },
+  };
   const hessians = new Map<string, HessianObserver>();
   const want: string[] = Object.values(LAYER_TOPOLOGY).map((g) => g.linears[0]);
   const inputOf = sharedInput;
@@ -214,7 +201,7 @@ async function runNormTweaking(
             using rho = await tweakScales(ws, wqs, hs.get(spec.linears[0])!, options.damp);
             const r = await rho.data() as Float32Array;
             const norm = (spec.from as { norm: "input" | "post" }).norm; // attn and mlp fold into norms
-            report.tweaks.push({
+            report.details.tweaks.push({
               layer: i,
               norm,
               min: Math.min(...r),

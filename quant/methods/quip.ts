@@ -37,8 +37,7 @@
  * @module
  */
 import type { Tensor } from "../../kernels/tensor.ts";
-import type { LlamaModel } from "../../model/llama.ts";
-import { type LayerMethod, quantizeModel } from "../model.ts";
+import type { LayerMethod } from "../model.ts";
 import { type InputTransform, withParts } from "../linear.ts";
 import type { QuantizedWeight } from "../weight.ts";
 import { quantError } from "../metrics.ts";
@@ -51,7 +50,7 @@ import {
   rotateWeight,
   unrotateWeight,
 } from "../transforms/rotation.ts";
-import type { QuantReport } from "../report.ts";
+import { type MethodWrapper, wrapMethod, type WrapperOptions } from "./_wrap.ts";
 
 /** LDLQ ≡ GPTQ's column update (QuIP §3, Theorem 6): codes and dequantized weight. */
 async function ldlq(
@@ -142,17 +141,13 @@ export async function quipParts(
 }
 
 /** Options of {@link quip}. */
-export interface QuipOptions extends QuipWeightOptions {
+export interface QuipOptions extends QuipWeightOptions, WrapperOptions {
   /** Calibration sequences (e.g. 16 × 128 tokens). */
   sequences: readonly ArrayLike<number>[];
-  /** Layers to leave in full precision. */
-  skip?: string[];
-  /** Capture progress bar (default false). */
-  progress?: boolean;
 }
 
-/** What {@link quip} did: {@link QuantReport} rows plus the incoherence before and after. */
-export interface QuipReport extends QuantReport {
+/** QuIP's own facts, in its report's `details`: the incoherence before and after. */
+export interface QuipDetails {
   /** Per layer: μ(W) and μ(U·W·Vᵀ) (equal when incoherence is off). */
   incoherence: { name: string; before: number; after: number }[];
 }
@@ -171,28 +166,10 @@ export interface QuipReport extends QuantReport {
  * import { int } from "../quantizer.ts";
  * import { quip } from "./quip.ts";
  * const r = await quip(model, int(3, { symmetric: false }), { sequences });
- * console.log(r.layers.length); // 7
+ * console.log(r.details.incoherence.length); // 7
  * ```
  */
-export async function quip(
-  model: LlamaModel,
-  q: Quantizer,
-  options: QuipOptions,
-): Promise<QuipReport> {
-  const r = await quantizeModel(model, {
-    method: "quip",
-    quantizer: q,
-    skip: options.skip,
-    calibration: { sequences: options.sequences },
-    options: { damp: options.damp, seed: options.seed, incoherence: options.incoherence },
-    progress: options.progress ?? false,
-  });
-  const incoherence = r.layers.map((l) => {
-    const x = l as unknown as { before: number; after: number };
-    return { name: l.name, before: x.before, after: x.after };
-  });
-  return { ...r, incoherence };
-}
+export const quip: MethodWrapper<QuipOptions, QuipDetails> = wrapMethod("quip");
 
 /** QuIP's record in the method registry (options: {@link QuipWeightOptions}). */
 export const QUIP: LayerMethod = {
@@ -214,6 +191,6 @@ export const QUIP: LayerMethod = {
       after = await incoherence(wt);
     }
     const err = await quantError(w, linear.weight!);
-    return { linear, row: { sqnrDb: err.sqnr, before, after } };
+    return { linear, sqnrDb: err.sqnr, facts: { incoherence: { before, after } } };
   },
 };

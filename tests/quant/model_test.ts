@@ -11,6 +11,8 @@ import {
   quantizeModel,
   registerMethod,
 } from "../../quant/model.ts";
+import { randomLlama } from "../../model/random_llama.ts";
+import { quip } from "../../quant/methods/quip.ts";
 import { gpuTest } from "../_helpers.ts";
 
 const ids = [Array.from(new TextEncoder().encode("And God said, Let there be light"))];
@@ -138,3 +140,55 @@ gpuTest("quantizeModel: unknown methods and missing calibration say what to do",
   // nothing was changed by the failed calls
   for (const lin of model.linears().values()) assert(lin instanceof DenseLinear);
 });
+
+gpuTest(
+  "quantizeModel: a layer method's facts become the report's details, one row per layer",
+  async () => {
+    const { randomLlama } = await import("../../model/random_llama.ts");
+    const { quip } = await import("../../quant/methods/quip.ts");
+    registerMethod({
+      name: "facts_probe",
+      needs: [],
+      solve: async (t: LayerTask) => ({
+        linear: await quantizeLinear(t.layer, t.quantizer),
+        sqnrDb: -t.index,
+        facts: { probe: { index: t.index, out: t.layer.outFeatures } },
+      }),
+    });
+    using model = randomLlama();
+    const r = await quantizeModel(model, {
+      method: "facts_probe",
+      quantizer: int(4),
+      skip: ["layers.0.mlp.up_proj"],
+    });
+    const rows = (r.details as { probe: { name: string; index: number; out: number }[] }).probe;
+    assertEquals(rows.map((x) => x.name), r.layers.map((l) => l.name));
+    assertEquals(rows.map((x) => x.index), r.layers.map((_, i) => i));
+    assertEquals(rows.map((x) => x.out), r.layers.map((l) => l.out));
+    assertEquals(
+      r.layers.map((l) => l.sqnrDb),
+      r.layers.map((_, i) => -i),
+      "the method's own SQNR",
+    );
+    assert(r.layers.every((l) => Object.keys(l).length === 5), "rows carry no method fields");
+    // a method without facts has no details
+    using plain = randomLlama();
+    assertEquals(
+      (await quantizeModel(plain, { method: "rtn", quantizer: int(4) })).details,
+      undefined,
+    );
+    // the wrapper and the registry give the same details (QuIP: μ before and after, per layer)
+    const sequences = [[1, 2, 3, 4, 5, 6, 7, 8], [9, 10, 11, 12, 13, 14, 15, 0]];
+    using a = randomLlama();
+    using b = randomLlama();
+    const viaWrapper = await quip(a, int(3), { sequences });
+    const viaRegistry = await quantizeModel(b, {
+      method: "quip",
+      quantizer: int(3),
+      calibration: { sequences },
+    });
+    assertEquals(viaWrapper.details.incoherence.length, 7);
+    assertEquals(viaRegistry.details, viaWrapper.details);
+    assertEquals(viaRegistry.layers, viaWrapper.layers);
+  },
+);

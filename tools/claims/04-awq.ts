@@ -122,7 +122,7 @@ if (import.meta.main) {
       const t = performance.now();
       const r = await lb.methods.awq(model, q(bits), { sequences, ...AWQ });
       const seconds = (performance.now() - t) / 1000;
-      const alphas = r.groups.filter((g) => g.scaled).map((g) => g.alpha);
+      const alphas = r.details.groups.filter((g) => g.scaled).map((g) => g.alpha);
       log({
         method: "awq",
         bits,

@@ -98,7 +98,7 @@ for (const config of Object.keys(CONFIGS) as ConfigName[]) {
       const t = performance.now();
       using model = await lb.loadModel(`${ROOT}data/tiny`);
       const r = await lb.methods.quip(model, q, { sequences, seed, incoherence });
-      const inc = r.incoherence;
+      const inc = r.details.incoherence;
       log({
         config,
         method: incoherence ? "QuIP" : "LDLQ/GPTQ",

@@ -60,7 +60,7 @@ async function run(
   seed: number | null,
   quantize: (
     m: lb.LlamaModel,
-  ) => Promise<{ bitsPerWeight: number; sites?: lb.methods.AqasReport["sites"] }>,
+  ) => Promise<{ bitsPerWeight: number; details?: object }>,
 ) {
   const t = performance.now();
   using model = await lb.loadModel(`${ROOT}data/tiny`);
@@ -71,7 +71,7 @@ async function run(
     seed,
     bits: r.bitsPerWeight,
     ...(await evaluate(model)),
-    alphas: r.sites?.map((s) => s.alpha),
+    alphas: (r.details as Partial<lb.methods.AqasDetails> | undefined)?.sites?.map((s) => s.alpha),
     seconds: (performance.now() - t) / 1e3,
   };
   runs.push(row);

@@ -98,7 +98,7 @@ async function run(
   seed: number | null,
   quantize: (
     m: lb.LlamaModel,
-  ) => Promise<{ bitsPerWeight: number; choices?: lb.methods.LlmFp4Report["choices"] }>,
+  ) => Promise<{ bitsPerWeight: number; details?: object }>,
 ) {
   const t = performance.now();
   using model = await lb.loadModel(`${ROOT}data/tiny`);
@@ -108,7 +108,11 @@ async function run(
     seed,
     bits: r.bitsPerWeight,
     ...(await evaluate(model)),
-    choices: r.choices?.map((c) => ({ name: c.name, weight: c.weight, act: c.act?.format })),
+    choices: (r.details as Partial<lb.methods.LlmFp4Details> | undefined)?.choices?.map((c) => ({
+      name: c.name,
+      weight: c.weight,
+      act: c.act?.format,
+    })),
     seconds: (performance.now() - t) / 1e3,
   };
   runs.push(row);

@@ -83,7 +83,7 @@ if (import.meta.main) {
       seed,
       bitsPerWeight: r.bitsPerWeight,
       ...await evaluate(model, evalSlice(valid, seed)),
-      layers: r.errors,
+      layers: r.details.errors,
     });
   };
   {

@@ -170,7 +170,7 @@ if (import.meta.main) {
         seed: c.seed,
         bitsPerWeight: r.bitsPerWeight,
         ...await evaluate(model, text),
-        tweaks: c.tweak ? r.tweaks : undefined,
+        tweaks: c.tweak ? r.details.tweaks : undefined,
       });
     }
   }

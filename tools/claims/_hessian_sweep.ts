@@ -122,7 +122,7 @@ export interface HessianSweep {
     model: lb.LlamaModel,
     q: lb.Quantizer,
     calibration: Int32Array[],
-  ) => Promise<lb.methods.HessianQuantReport>;
+  ) => Promise<lb.QuantReport<lb.methods.HessianQuantDetails>>;
   /** The same method on one layer. */
   solver: LayerSolver;
   /** Method settings to record. */
@@ -208,7 +208,7 @@ export async function runHessianSweep(s: HessianSweep): Promise<void> {
         using model = await lb.loadModel(path("data/tiny"));
         const r = await s.quantizeModel(model, quantizer(bits), calibration);
         const mean = (k: "relError" | "rtnRelError") =>
-          r.errors.reduce((a, e) => a + e[k], 0) / r.errors.length;
+          r.details.errors.reduce((a, e) => a + e[k], 0) / r.details.errors.length;
         log({
           method: s.method,
           bits,

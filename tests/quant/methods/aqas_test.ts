@@ -80,8 +80,11 @@ gpuTest("aqas without quantization keeps the logits; with it gives W4A8 QuantLin
       alphas: [0.25],
       sites: ["mlp", "down"],
     });
-    assertEquals(r.sites.length, 8);
-    assert(r.sites.some((s) => s.alpha !== null), "no site was scaled: the test would be vacuous");
+    assertEquals(r.details.sites.length, 8);
+    assert(
+      r.details.sites.some((s) => s.alpha !== null),
+      "no site was scaled: the test would be vacuous",
+    );
     using got = model.forward([IDS]);
     const d = await relDiff(got, ref);
     assert(d < 1e-4, `logits moved by ${d} (relative)`);

@@ -32,8 +32,8 @@ gpuTest("awq: folding the scales leaves the float model's logits unchanged (1e-4
   }
   assert(Math.sqrt(num / den) < 1e-4, `relative change ${Math.sqrt(num / den)}`);
   // something was actually scaled (α > 0 somewhere), and o_proj (GQA 4/2 heads) was not
-  assert(r.groups.some((g) => g.alpha > 0), "no group chose α > 0");
-  assert(r.groups.filter((g) => g.members[0].endsWith("o_proj")).every((g) => !g.scaled));
+  assert(r.details.groups.some((g) => g.alpha > 0), "no group chose α > 0");
+  assert(r.details.groups.filter((g) => g.members[0].endsWith("o_proj")).every((g) => !g.scaled));
   assert(r.layers.length === 0);
 });
 

@@ -96,7 +96,7 @@ gpuTest("dfq quantizes every linear and adds corrected biases", async () => {
   const seqs = calibrationSequences(IDS.concat(IDS), { n: 2, seqLen: 16, seed: 0 });
   const r = await dfq(model, int(4, { per: "tensor" }), { sequences: seqs });
   assertEquals(r.layers.length, 28);
-  assertEquals(r.equalization.length, 4);
+  assertEquals(r.details.equalization.length, 4);
   const l = model.getLinear("layers.1.self_attn.q_proj") as QuantLinear;
   assert(l instanceof QuantLinear && l.bias?.shape[0] === 128);
   using logits = model.forward([IDS]);

@@ -78,10 +78,10 @@ gpuTest("llmFp4 replaces every linear with an FP4 layer and the model still runs
     actFormats: ["e3m0"],
     actRatios: [1],
   });
-  assertEquals(r.choices.length, 28);
+  assertEquals(r.details.choices.length, 28);
   const down = model.getLinear("layers.0.mlp.down_proj");
   assert(down instanceof QuantLinear && down.input?.kind === "static" && down.codes);
-  assert(r.choices.every((c) => c.act && c.act.maxValue > 0));
+  assert(r.details.choices.every((c) => c.act && c.act.maxValue > 0));
   using logits = model.forward([ids]);
   assert((await logits.data()).every(Number.isFinite));
 });

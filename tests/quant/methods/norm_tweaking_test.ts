@@ -95,9 +95,9 @@ gpuTest(
     using b = await loadModel();
     const base = await normTweaking(a, seqs, { weight: int(3), tweak: false });
     const tw = await normTweaking(b, seqs, { weight: int(3) });
-    assertEquals(base.tweaks.length, 0);
-    assertEquals(tw.tweaks.length, 8);
-    assert(tw.tweaks.some((t) => t.min < 0.999 || t.max > 1.001), "the norms did not move");
+    assertEquals(base.details.tweaks.length, 0);
+    assertEquals(tw.details.tweaks.length, 8);
+    assert(tw.details.tweaks.some((t) => t.min < 0.999 || t.max > 1.001), "the norms did not move");
     // layer 0's weights see identical inputs in both runs: identical quantized weights
     const la = a.getLinear("layers.0.mlp.up_proj") as QuantLinear;
     const lb = b.getLinear("layers.0.mlp.up_proj") as QuantLinear;
