@@ -35,6 +35,7 @@ export interface CurveRow {
 
 /** The rows of a run, in step order; a resumed run continues the same curve. */
 export class LossCurve {
+  /** The rows pushed so far, in step order. */
   readonly rows: CurveRow[] = [];
 
   /** A curve holding `rows` (e.g. from a checkpoint's JSON). */
