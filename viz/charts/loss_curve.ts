@@ -41,6 +41,8 @@ export interface LossCurveOptions extends ChartOptions {
    * both have. Default: no comparison panel.
    */
   reference?: string;
+  /** The curves drawn in the comparison panel. Default: every curve but the reference. */
+  compare?: readonly string[];
   /** Draw a horizontal line at this relative difference (a fraction, e.g. 0.03). */
   tolerance?: number;
 }
@@ -137,8 +139,15 @@ export function lossCurveFigure(
       `lossCurveFigure: reference "${reference}" is not a curve (curves: ${names.join(", ")})`,
     );
   }
+  const compare = options.compare ?? names.filter((n) => n !== reference);
+  const unknown = compare.find((n) => !names.includes(n));
+  if (unknown !== undefined) {
+    throw new RangeError(
+      `lossCurveFigure: compare names "${unknown}", not a curve (curves: ${names.join(", ")})`,
+    );
+  }
   all.forEach((c, k) => {
-    if (c === ref) return;
+    if (c === ref || !compare.includes(c.name)) return;
     const d = relativePercent(c, ref);
     traces.push({
       type: "scatter",

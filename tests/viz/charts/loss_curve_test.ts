@@ -44,6 +44,23 @@ Deno.test("lossCurveFigure: the reference panel is |Δ|/ref in percent at the sh
   assertEquals((b[PLOTLY_MIME] as { data: unknown[] }).data.length, 3);
 });
 
+Deno.test("lossCurveFigure: compare picks the curves of the comparison panel", () => {
+  const c = (name: string, loss: number[]) => ({ name, steps: [1, 2], loss });
+  const curves = [c("ref", [2, 1]), c("a", [2.2, 1]), c("ref eval", [3, 2])];
+  const all = lossCurveFigure(curves, { reference: "ref" }).toJSON();
+  assertEquals(all.data.slice(3).map((t) => t.name), ["a vs ref (%)", "ref eval vs ref (%)"]);
+  const one = lossCurveFigure(curves, { reference: "ref", compare: ["a"] }).toJSON();
+  assertEquals(one.data.slice(3).map((t) => [t.name, t.y]), [["a vs ref (%)", [
+    10.000000000000009,
+    0,
+  ]]]);
+  assertThrows(
+    () => lossCurveFigure(curves, { reference: "ref", compare: ["b"] }),
+    RangeError,
+    'compare names "b"',
+  );
+});
+
 Deno.test("lossCurveFigure: NaN everywhere gives an empty line, not an error", () => {
   const fig = lossCurveFigure([{ name: "none", steps: [1, 2], loss: [NaN, NaN] }]);
   assertEquals(fig.toJSON().data[0].x, []);
