@@ -60,6 +60,8 @@ export { loadQuantized, packModel, saveQuantized } from "./quant/checkpoint.ts";
 // models, calibration, evaluation
 export { loadModel } from "./model/load.ts";
 export { LlamaModel } from "./model/llama.ts";
+export { randomLlama, type RandomLlamaOptions } from "./model/random_llama.ts";
+export { generate, type GenerateOptions, type GenerateResult } from "./model/generate.ts";
 export { DenseLinear, type Linear } from "./model/linear.ts";
 export { calibrationSequences, captureLayerInputs } from "./model/capture.ts";
 export { compareModels, perplexity } from "./model/eval.ts";

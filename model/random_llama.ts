@@ -34,13 +34,19 @@ export const TINY_LLAMA_CONFIG: Readonly<Record<string, unknown>> = Object.freez
 
 /** Options of {@link randomLlama}. */
 export interface RandomLlamaOptions {
-  /** Standard deviation of every weight (norm weights included). Default 0.2. */
+  /** Standard deviation of every weight (norm weights too, unless `normWeight` is given). Default 0.2. */
   std?: number;
+  /**
+   * Every RMSNorm weight is this constant instead of random (HF transformers
+   * initialises them to 1 for training from scratch). Default: random like the rest.
+   */
+  normWeight?: number;
 }
 
 /**
  * An f32 {@link LlamaModel} of the HF config `{ ...TINY_LLAMA_CONFIG, ...hf }`
- * with N(0, std²) weights, tensor `i` seeded with `i`. The caller owns it.
+ * with N(0, std²) weights, tensor `i` seeded with `i` (RMSNorm weights all
+ * `normWeight` when it is given). The caller owns it.
  *
  * @example
  * ```ts
@@ -61,7 +67,11 @@ export function randomLlama(
   const weights = new Map<string, Tensor>();
   try {
     expectedTensorNames(config).forEach(({ name, shape }, i) => {
-      weights.set(name, Tensor.randn(shape, { seed: i, std }));
+      const norm = options.normWeight !== undefined && name.endsWith("norm.weight");
+      weights.set(
+        name,
+        norm ? Tensor.full(shape, options.normWeight!) : Tensor.randn(shape, { seed: i, std }),
+      );
     });
     return new LlamaModel(config, weights);
   } catch (e) {

@@ -14,7 +14,8 @@ step. Run on a CUDA machine from the repository root:
 Writes to --out:
     init/config.json, init/model.safetensors   the initial weights (HF names, tied embeddings)
     starts.json       {"batch", "seq_len", "steps", "starts": [[128 ints] per step]}
-    torch_curve.json  {"step", "lr", "loss", "eval_step", "eval_nll", "seconds", ...}
+    torch_curve.json  {"step", "lr", "loss", "eval_step", "eval_nll", "seconds",
+                       "step1_row_loss" (mean loss of each row of the first batch), ...}
 Then `deno run -A tools/train_parity.ts --dir $OUT/parity` trains lowbit on the same
 weights and batches and writes lowbit_curve.json and the comparison.
 """
@@ -123,6 +124,10 @@ def main():
         x, y = seq[:, :-1], seq[:, 1:]
         logits = model(input_ids=x).logits
         loss = F.cross_entropy(logits.reshape(-1, 256), y.reshape(-1))
+        if step == 0:  # per-row losses of the first batch on the initial weights (notebook 20's live check)
+            with torch.no_grad():
+                rows = F.cross_entropy(logits.reshape(-1, 256), y.reshape(-1), reduction="none")
+                curve["step1_row_loss"] = rows.view(args.batch, -1).mean(1).tolist()
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

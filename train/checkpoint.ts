@@ -49,19 +49,27 @@ export const CHECKPOINT_FILES = {
 
 /** What a checkpoint holds (tensors stay owned by the caller when writing). */
 export interface TrainState {
+  /** The model's parameters by name. */
   params: ReadonlyMap<string, Tensor>;
+  /** The optimizer's state tensors by name (`Optimizer.state()`). */
   optimizer: ReadonlyMap<string, Tensor>;
   /** Optimizer steps done. */
   step: number;
+  /** Where the batch source stands. */
   data: DataPosition;
+  /** The loss curve so far. */
   curve: readonly CurveRow[];
+  /** Free-form facts about the run. */
   meta?: Record<string, unknown>;
 }
 
 /** A checkpoint read back; its tensors are owned by it until `dispose`. */
 export interface LoadedCheckpoint extends TrainState, Disposable {
+  /** The saved parameters (owned by the checkpoint). */
   params: Map<string, Tensor>;
+  /** The saved optimizer state (owned by the checkpoint). */
   optimizer: Map<string, Tensor>;
+  /** Frees every tensor read (safe to call twice). */
   dispose(): void;
 }
 

@@ -2,7 +2,7 @@
  * The loss curve of a training run: one row per optimizer step (step, learning
  * rate, training loss, evaluation loss where one was run, tokens seen,
  * seconds elapsed), kept in memory and handed out as an Arrow table, which
- * pandas, polars and DuckDB read, and which `viz`'s `lossCurve` draws.
+ * pandas, polars and DuckDB read, and which `viz`'s `lossCurveFigure` draws.
  *
  * @example
  * ```ts
@@ -35,6 +35,7 @@ export interface CurveRow {
 
 /** The rows of a run, in step order; a resumed run continues the same curve. */
 export class LossCurve {
+  /** The rows pushed so far, in step order. */
   readonly rows: CurveRow[] = [];
 
   /** A curve holding `rows` (e.g. from a checkpoint's JSON). */

@@ -26,24 +26,33 @@ import { Rng } from "../kernels/random.ts";
 
 /** One batch: `inputs` and `targets` are `[batch, seqLen]` row-major byte ids. */
 export interface TrainBatch {
+  /** Rows in the batch. */
   readonly batch: number;
+  /** Tokens per row. */
   readonly seqLen: number;
   /** The window starts in the corpus. */
   readonly starts: readonly number[];
+  /** Input ids `[batch, seqLen]`: the window's bytes `start … start + seqLen - 1`. */
   readonly inputs: Int32Array;
+  /** Target ids `[batch, seqLen]`: the inputs shifted left by one byte. */
   readonly targets: Int32Array;
 }
 
 /** Where a source stands: batches drawn so far (plus what identifies the source). */
 export interface DataPosition {
+  /** Which kind of source wrote it (`randomWindows` or `replayStarts`). */
   readonly kind: "random" | "replay";
+  /** Batches drawn so far. */
   readonly batches: number;
+  /** The seed of a `random` source. */
   readonly seed?: number;
 }
 
 /** A deterministic stream of token batches. */
 export interface BatchSource {
+  /** Rows per batch. */
   readonly batch: number;
+  /** Tokens per row. */
   readonly seqLen: number;
   /** The next batch. */
   next(): TrainBatch;

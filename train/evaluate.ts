@@ -23,6 +23,7 @@ import type { Tensor } from "../kernels/tensor.ts";
 
 /** What {@link evalNll} needs of a model: logits `[batch, seq, vocab]` (f32) for flat ids. */
 export interface LogitsModel {
+  /** Logits `[batch, ids.length / batch, vocab]`, owned by the caller. */
   forward(ids: Int32Array, options: { batch: number }): Tensor;
 }
 

@@ -40,5 +40,10 @@ export {
   type LineSeries,
 } from "./charts/lines.ts";
 export { heatmap, type HeatmapOptions } from "./charts/heatmap.ts";
+export {
+  lossCurveFigure,
+  type LossCurveOptions,
+  type LossCurveSeries,
+} from "./charts/loss_curve.ts";
 export { nondominated, paretoFront, type ParetoPoint } from "./charts/pareto.ts";
 export { bar, type BarOptions, scatter, type ScatterOptions } from "./charts/basic.ts";

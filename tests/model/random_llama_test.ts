@@ -31,3 +31,21 @@ gpuTest(
 gpuTest("randomLlama: a bad config names the field", () => {
   assertThrows(() => randomLlama({ hidden_size: 0 }), Error, "hidden_size");
 });
+
+gpuTest("randomLlama: normWeight sets every RMSNorm weight and nothing else", async () => {
+  using model = randomLlama({ num_hidden_layers: 2 }, { std: 0.02, normWeight: 1 });
+  using plain = randomLlama({ num_hidden_layers: 2 }, { std: 0.02 });
+  const other = plain.parameters();
+  let norms = 0;
+  for (const [name, t] of model.parameters()) {
+    const v = await t.data();
+    const w = await other.get(name)!.data();
+    if (name.endsWith("norm.weight")) {
+      norms++;
+      assertEquals(v.every((x) => x === 1), true, name);
+    } else {
+      assertEquals(v, w, `${name} must stay randn(seed i, std)`);
+    }
+  }
+  assertEquals(norms, 5); // 2 per layer and the final norm
+});

@@ -12,6 +12,7 @@ import { CHECKPOINT_FILES, readTrainCheckpoint } from "../../train/checkpoint.ts
 import { assertClose, gpuTest } from "../_helpers.ts";
 import { crossEntropyRows } from "../reference/cross_entropy.ts";
 import { tinyLm } from "./_tiny_lm.ts";
+import { randomLlama } from "../../model/random_llama.ts";
 
 const corpus = (await Deno.readFile("data/corpus/train.txt")).subarray(0, 1 << 16);
 const valid = (await Deno.readFile("data/corpus/valid.txt")).subarray(0, 4096);
@@ -20,33 +21,51 @@ async function weights(params: Map<string, Tensor>): Promise<Float32Array[]> {
   return await Promise.all([...params.values()].map(async (t) => (await t.data()) as Float32Array));
 }
 
+/** The CI config: 2 layers, hidden 32, 2 query heads sharing 1 KV head, bytes. */
+const CI_LLAMA = {
+  hidden_size: 32,
+  intermediate_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 2,
+  num_key_value_heads: 1,
+  vocab_size: 256,
+  max_position_embeddings: 64,
+};
+
+/** 100 steps of the CI Llama (HF-style init: N(0, 0.02²), norms 1) on `seed`'s batches. */
+async function trainCiLlama(seed: number) {
+  using model = randomLlama(CI_LLAMA, { std: 0.02, normWeight: 1 });
+  using opt = new AdamW({ betas: [0.9, 0.95], weightDecay: 0.1 });
+  let ticks = 0;
+  const t0 = performance.now();
+  const { curve, step } = await train(
+    model,
+    randomWindows(corpus, { batch: 4, seqLen: 32, seed }),
+    {
+      optimizer: opt,
+      schedule: warmupCosine({ lr: 1e-2, warmup: 10, total: 100, minRatio: 0.1 }),
+      steps: 100,
+      clip: 1,
+      eval: { every: 50, corpus: valid, seqLen: 32, windows: 4 },
+      progress: { tick: () => ticks++, finish: () => {} },
+    },
+  );
+  return { curve, step, ticks, seconds: (performance.now() - t0) / 1000 };
+}
+
 gpuTest(
-  "100 training steps of a tiny LM finish in under a minute and the loss goes down",
+  "100 training steps of a tiny Llama finish in under a minute and the loss goes down",
   async () => {
-    using model = tinyLm(16, 3);
-    using opt = new AdamW({ betas: [0.9, 0.95], weightDecay: 0.1 });
-    const t0 = performance.now();
-    let ticks = 0;
-    const { curve, step } = await train(
-      model,
-      randomWindows(corpus, { batch: 4, seqLen: 32, seed: 7 }),
-      {
-        optimizer: opt,
-        schedule: warmupCosine({ lr: 3e-2, warmup: 10, total: 100, minRatio: 0.1 }),
-        steps: 100,
-        clip: 1,
-        eval: { every: 50, corpus: valid, seqLen: 64, windows: 8 },
-        progress: { tick: () => ticks++, finish: () => {} },
-      },
-    );
-    const seconds = (performance.now() - t0) / 1000;
+    const { curve, step, ticks, seconds } = await trainCiLlama(7);
     assertEquals([step, curve.rows.length, ticks], [100, 100, 100]);
     assert(seconds < 60, `100 steps took ${seconds.toFixed(1)} s`);
     const mean = (a: number[]) => a.reduce((x, y) => x + y, 0) / a.length;
     const first = mean(curve.rows.slice(0, 10).map((r) => r.trainLoss));
     const last = mean(curve.rows.slice(-10).map((r) => r.trainLoss));
-    // ln 256 = 5.55 at the start; a bigram model of English text gets well under 3.5.
-    assert(first > 4.5 && last < first - 1.5, `train loss ${first} → ${last}`);
+    // ln 256 = 5.55 at step 1. Measured on lavapipe (data seeds 7 and 8): the mean of the first 10
+    // steps is 4.86, of the last 10 about 3.0 (a drop of 1.85); we ask for two thirds of that drop.
+    assert(first > 4.5 && last < first - 1.2, `train loss ${first} → ${last}`);
+    assert(Math.abs(curve.rows[0].trainLoss - Math.log(256)) < 0.05, "step 1 is near ln 256");
     const evals = curve.rows.filter((r) => r.evalLoss !== undefined);
     assertEquals(evals.map((r) => r.step), [50, 100]);
     assert(
@@ -65,7 +84,8 @@ gpuTest(
       "seconds",
     ]);
     console.log(
-      `100 steps in ${seconds.toFixed(1)} s, loss ${first.toFixed(3)} → ${last.toFixed(3)}`,
+      `100 steps in ${seconds.toFixed(1)} s, loss ${first.toFixed(3)} → ${last.toFixed(3)}, ` +
+        `eval ${evals.map((r) => r.evalLoss!.toFixed(3)).join(" → ")}`,
     );
   },
 );
