@@ -16,6 +16,7 @@
  */
 import { allocate, clear, readback, release, upload } from "./runtime.ts";
 import { Rng } from "./random.ts";
+import { summarize, type TensorSummary } from "./tensor_summary.ts";
 import {
   type AnyTypedArray,
   bytesPerElement,
@@ -43,6 +44,8 @@ class Storage {
  * recording tape can follow gradients through it. Not for other uses.
  */
 export const viewHooks: { onReshape?: (x: Tensor, view: Tensor) => void } = {};
+
+export type { TensorSummary } from "./tensor_summary.ts";
 
 /** Nested arrays of numbers, as `Tensor.fromArray` accepts and `toArray` returns. */
 export type NestedArray = number | NestedArray[];
@@ -467,50 +470,4 @@ export class Tensor {
   [Symbol.for("Deno.customInspect")](): string {
     return this.toString();
   }
-}
-
-/** What a Tensor shows of itself in a notebook. */
-export interface TensorSummary {
-  /** Smallest non-NaN value. */
-  min: number;
-  /** Largest non-NaN value. */
-  max: number;
-  /** Mean of the non-NaN values. */
-  mean: number;
-  /** Number of NaN values. */
-  nan: number;
-  /** The summary as plain text. */
-  text: string;
-  /** The summary as HTML. */
-  html: string;
-}
-
-function summarize(title: string, d: AnyTypedArray): TensorSummary {
-  let min = Infinity, max = -Infinity, sum = 0, nan = 0, n = 0;
-  for (let i = 0; i < d.length; i++) {
-    const v = d[i];
-    if (Number.isNaN(v)) {
-      nan++;
-      continue;
-    }
-    if (v < min) min = v;
-    if (v > max) max = v;
-    sum += v;
-    n++;
-  }
-  const mean = n ? sum / n : NaN;
-  const head = Array.from(d.subarray(0, 8), (v) => Number(v.toPrecision(5)));
-  const values = `[${head.join(", ")}${d.length > 8 ? ", …" : ""}]`;
-  const stats = `min ${min.toPrecision(5)} · max ${max.toPrecision(5)} · mean ${
-    mean.toPrecision(5)
-  }${nan ? ` · ${nan} NaN` : ""}`;
-  const text = `${title}\n${values}\n${stats}`;
-  const html = `<div style="font-family:monospace"><b>${escapeHtml(title)}</b><br>${values}<br>${
-    escapeHtml(stats)
-  }</div>`;
-  return { min, max, mean, nan, text, html };
-}
-
-function escapeHtml(s: string): string {
-  return s.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
 }

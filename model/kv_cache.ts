@@ -143,6 +143,43 @@ export class KVCache {
   }
 
   /**
+   * Throws unless this cache fits a model of `config` run over `layers` of
+   * its `numLayers` layers (a cache needs every layer's keys and values).
+   *
+   * @example
+   * ```ts
+   * import { initGPU } from "../mod.ts";
+   * import { KVCache } from "./kv_cache.ts";
+   * import { parseLlamaConfig } from "./config.ts";
+   * await initGPU();
+   * const config = parseLlamaConfig({
+   *   model_type: "llama", hidden_size: 16, intermediate_size: 32, num_hidden_layers: 2,
+   *   num_attention_heads: 2, vocab_size: 10,
+   * });
+   * using cache = new KVCache(config, { batch: 1, maxLength: 8 });
+   * try { cache.checkModel(config, 1, 2, "model"); } catch (e) { console.log((e as Error).name); } // RangeError
+   * ```
+   */
+  checkModel(config: LlamaConfig, layers: number, numLayers: number, model: string): void {
+    if (layers !== numLayers) {
+      throw new RangeError(
+        `forwardHidden: a cache needs every layer's keys and values; drop { layers: ${layers} } ` +
+          `or the cache`,
+      );
+    }
+    if (this.layers !== layers || this.kvHeads !== config.numKeyValueHeads) {
+      throw new RangeError(
+        `forwardHidden: ${this} does not fit ${model}; make it with new KVCache(model.config, …)`,
+      );
+    }
+    if (this.headDim !== config.headDim) {
+      throw new RangeError(
+        `forwardHidden: ${this} has headDim ${this.headDim}, not ${config.headDim}`,
+      );
+    }
+  }
+
+  /**
    * Throws unless `seq` more tokens of `batch` sequences in `dtype` fit:
    * what `model.forward(ids, { cache })` checks before it runs.
    *

@@ -233,25 +233,8 @@ export class LlamaModel extends ModelParts {
         "forwardHidden: checkpointLayers is for training and a cache for decoding; pass one of them",
       );
     }
-    if (cache) {
-      if (n !== this.numLayers) {
-        throw new RangeError(
-          `forwardHidden: a cache needs every layer's keys and values; drop { layers: ${n} } ` +
-            `or the cache`,
-        );
-      }
-      if (cache.layers !== n || cache.kvHeads !== this.config.numKeyValueHeads) {
-        throw new RangeError(
-          `forwardHidden: ${cache} does not fit ${this}; make it with new KVCache(model.config, …)`,
-        );
-      }
-      if (cache.headDim !== this.config.headDim) {
-        throw new RangeError(
-          `forwardHidden: ${cache} has headDim ${cache.headDim}, not ${this.config.headDim}`,
-        );
-      }
-      cache.checkFits(b.batch, b.seq, this.dtype);
-    }
+    cache?.checkModel(this.config, n, this.numLayers, `${this}`);
+    cache?.checkFits(b.batch, b.seq, this.dtype);
     let h = this.embed(b.ids);
     try {
       for (let i = 0; i < n; i++) {
@@ -454,23 +437,11 @@ export class LlamaModel extends ModelParts {
    */
   parameters(): Map<string, Tensor> {
     this.alive();
-    const out = new Map<string, Tensor>([["model.embed_tokens.weight", this.embedTokens]]);
-    const dense = (name: string) => {
+    const named = this.#inOrder((name) => {
       const lin = this.getLinear(name);
-      if (!(lin instanceof DenseLinear) || lin === this.#tiedHead) return;
-      const hf = name === "lm_head" ? name : `model.${name}`;
-      out.set(`${hf}.weight`, lin.weight);
-      if (lin.bias) out.set(`${hf}.bias`, lin.bias);
-    };
-    for (let i = 0; i < this.numLayers; i++) {
-      out.set(`model.layers.${i}.input_layernorm.weight`, this.layerNorm(i, "input"));
-      for (const l of LAYER_LINEARS.slice(0, 4)) dense(`layers.${i}.${l}`);
-      out.set(`model.layers.${i}.post_attention_layernorm.weight`, this.layerNorm(i, "post"));
-      for (const l of LAYER_LINEARS.slice(4)) dense(`layers.${i}.${l}`);
-    }
-    out.set("model.norm.weight", this.norm);
-    dense("lm_head");
-    return out;
+      return lin instanceof DenseLinear && lin !== this.#tiedHead ? this.#parts(name) : [];
+    });
+    return new Map(named.filter((e): e is [string, Tensor] => e[1] instanceof Tensor));
   }
 
   /**
@@ -491,21 +462,26 @@ export class LlamaModel extends ModelParts {
    */
   async findNonFinite(): Promise<string | undefined> {
     this.alive();
-    const named: [string, unknown][] = [["model.embed_tokens.weight", this.embedTokens]];
-    for (let i = 0; i < this.numLayers; i++) {
-      named.push([`model.layers.${i}.input_layernorm.weight`, this.layerNorm(i, "input")]);
-      for (const l of LAYER_LINEARS.slice(0, 4)) named.push(...this.#parts(`layers.${i}.${l}`));
-      named.push([`model.layers.${i}.post_attention_layernorm.weight`, this.layerNorm(i, "post")]);
-      for (const l of LAYER_LINEARS.slice(4)) named.push(...this.#parts(`layers.${i}.${l}`));
-    }
-    named.push(["model.norm.weight", this.norm]);
-    if (!this.config.tieWordEmbeddings) named.push(...this.#parts("lm_head"));
-    for (const [name, t] of named) {
+    const tied = this.config.tieWordEmbeddings;
+    for (const [name, t] of this.#inOrder((n) => (n === "lm_head" && tied ? [] : this.#parts(n)))) {
       if (!(t instanceof Tensor)) continue;
       const found = describeNonFinite(name, await t.data() as ArrayLike<number>, t.shape);
       if (found) return found;
     }
     return undefined;
+  }
+
+  /** HF-named weights in forward order; `linear(name)` gives a projection's entries. */
+  #inOrder(linear: (name: string) => [string, unknown][]): [string, unknown][] {
+    const named: [string, unknown][] = [["model.embed_tokens.weight", this.embedTokens]];
+    for (let i = 0; i < this.numLayers; i++) {
+      named.push([`model.layers.${i}.input_layernorm.weight`, this.layerNorm(i, "input")]);
+      for (const l of LAYER_LINEARS.slice(0, 4)) named.push(...linear(`layers.${i}.${l}`));
+      named.push([`model.layers.${i}.post_attention_layernorm.weight`, this.layerNorm(i, "post")]);
+      for (const l of LAYER_LINEARS.slice(4)) named.push(...linear(`layers.${i}.${l}`));
+    }
+    named.push(["model.norm.weight", this.norm], ...linear("lm_head"));
+    return named;
   }
 
   /** A linear's float weight and bias with their HF names, where it has them. */
