@@ -52,6 +52,7 @@ import { activeTape, innermostTape, noGrad, record, resumeRecording, Tape } from
 
 export { type Backward, type BackwardContext, noGrad, record, Tape, tracking } from "./tape.ts";
 
+/** Parameters: a Map or a plain object of named tensors. */
 export type Params = ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
 
 /** Named parameters as `[name, tensor]` pairs. */

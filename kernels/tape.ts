@@ -45,8 +45,6 @@ interface Node {
   backward: Backward;
 }
 
-/** Parameters: a Map or a plain object of named tensors. */
-
 const tapes: Tape[] = [];
 let paused = 0;
 

@@ -144,8 +144,6 @@ gpuTest("quantizeModel: unknown methods and missing calibration say what to do",
 gpuTest(
   "quantizeModel: a layer method's facts become the report's details, one row per layer",
   async () => {
-    const { randomLlama } = await import("../../model/random_llama.ts");
-    const { quip } = await import("../../quant/methods/quip.ts");
     registerMethod({
       name: "facts_probe",
       needs: [],
