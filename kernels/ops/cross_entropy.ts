@@ -41,6 +41,7 @@ import { binary } from "./elementwise.ts";
 import { sumAll } from "./reduce_all.ts";
 import { rowLayout, rowReduceCode } from "./row_reduce.ts";
 import { ENTRY_BUILTINS, expectDType, IS_NAN } from "./wgsl.ts";
+import { LOG_SUM_EXP_STATE } from "./softmax.ts";
 
 /** How the per-row losses are combined. */
 export type CrossEntropyReduction = "mean" | "sum" | "none";
@@ -108,20 +109,7 @@ function forwardRows(x: Tensor, t: Tensor, rows: number, V: number, ignore: numb
 @group(0) @binding(4) var<storage, read_write> Z: array<f32>;
 @group(0) @binding(5) var<storage, read_write> C: array<f32>;
 ${IS_NAN}
-// State: (running max, Σ exp(x − max)); y == 0 means empty.
-alias S = vec2f;
-fn s_init() -> S { return vec2f(0.0, 0.0); }
-fn s_comb(a: S, b: S) -> S {
-  if (a.y == 0.0) { return b; }
-  if (b.y == 0.0) { return a; }
-  if (is_nan(a.x) || is_nan(b.x) || is_nan(a.y) || is_nan(b.y)) {
-    return vec2f(bitcast<f32>(0x7fc00000u), 1.0);
-  }
-  let m = max(a.x, b.x);
-  let ea = select(exp(a.x - m), 1.0, a.x == m);
-  let eb = select(exp(b.x - m), 1.0, b.x == m);
-  return vec2f(m, a.y * ea + b.y * eb);
-}`,
+${LOG_SUM_EXP_STATE}`,
     accumulate: `let live = j < P.rows;
   let base = j * P.v;
   if (live) {

@@ -34,6 +34,26 @@ import { expectDType, header, IS_NAN } from "./wgsl.ts";
 import { record } from "../autograd.ts";
 import { softmaxGrad } from "./softmax_grad.ts";
 
+/**
+ * WGSL of the online log-sum-exp state a row reduction carries (running max,
+ * Σ exp(x − max); y = 0 means empty; NaN anywhere gives NaN): `S`, `s_init`,
+ * `s_comb`. Softmax and cross-entropy share it.
+ */
+export const LOG_SUM_EXP_STATE = `// State: (running max, Σ exp(x − max)); y == 0 means empty.
+alias S = vec2f;
+fn s_init() -> S { return vec2f(0.0, 0.0); }
+fn s_comb(a: S, b: S) -> S {
+  if (a.y == 0.0) { return b; }
+  if (b.y == 0.0) { return a; }
+  if (is_nan(a.x) || is_nan(b.x) || is_nan(a.y) || is_nan(b.y)) {
+    return vec2f(bitcast<f32>(0x7fc00000u), 1.0);
+  }
+  let m = max(a.x, b.x);
+  let ea = select(exp(a.x - m), 1.0, a.x == m);
+  let eb = select(exp(b.x - m), 1.0, b.x == m);
+  return vec2f(m, a.y * ea + b.y * eb);
+}`;
+
 /** Options of {@link softmax} and {@link logSoftmax}. */
 export interface SoftmaxOptions {
   /**
@@ -87,20 +107,7 @@ struct Params { rows: u32, s: u32, t: u32, off: u32, tx: u32, ty: u32, scale: f3
 @group(0) @binding(1) var<storage, read> X: array<${Tt}>;
 @group(0) @binding(2) var<storage, read_write> Y: array<${Tt}>;
 ${IS_NAN}
-// State: (running max, Σ exp(x − max)); y == 0 means empty.
-alias S = vec2f;
-fn s_init() -> S { return vec2f(0.0, 0.0); }
-fn s_comb(a: S, b: S) -> S {
-  if (a.y == 0.0) { return b; }
-  if (b.y == 0.0) { return a; }
-  if (is_nan(a.x) || is_nan(b.x) || is_nan(a.y) || is_nan(b.y)) {
-    return vec2f(bitcast<f32>(0x7fc00000u), 1.0);
-  }
-  let m = max(a.x, b.x);
-  let ea = select(exp(a.x - m), 1.0, a.x == m);
-  let eb = select(exp(b.x - m), 1.0, b.x == m);
-  return vec2f(m, a.y * ea + b.y * eb);
-}`,
+${LOG_SUM_EXP_STATE}`,
     accumulate: `let live = j < P.rows;
   let base = j * P.s;
   if (live) {

@@ -223,3 +223,47 @@ export class SlotState implements Optimizer {
     this.dispose();
   }
 }
+
+/**
+ * The {@link Optimizer} methods over a {@link SlotState}: an optimizer class
+ * extends this and sets `slots` in its constructor.
+ */
+export abstract class SlotOptimizer implements Optimizer {
+  /** The per-parameter state and update rule. */
+  protected slots!: SlotState;
+
+  /** Number of `step` calls so far. */
+  get stepCount(): number {
+    return this.slots.stepCount;
+  }
+
+  /** One step with learning rate `lr`; see {@link Optimizer.step}. */
+  step(params: ReadonlyMap<string, Tensor>, grads: ReadonlyMap<string, Tensor>, lr: number): void {
+    this.slots.step(params, grads, lr);
+  }
+
+  /** Copies of the state (owned by the caller); see {@link Optimizer.state}. */
+  state(): Map<string, Tensor> {
+    return this.slots.state();
+  }
+
+  /** Replaces the state by copies of `state`; see {@link Optimizer.loadState}. */
+  loadState(state: ReadonlyMap<string, Tensor>): Promise<void> {
+    return this.slots.loadState(state);
+  }
+
+  /** Bytes of GPU memory the state holds now. */
+  memoryBytes(): number {
+    return this.slots.memoryBytes();
+  }
+
+  /** Frees the state (safe to call twice). */
+  dispose(): void {
+    this.slots.dispose();
+  }
+
+  /** Frees the state at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

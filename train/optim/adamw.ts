@@ -32,29 +32,28 @@
  */
 import { Tensor } from "../../kernels/tensor.ts";
 import { adamwUpdate } from "../../kernels/optim/adamw_update.ts";
-import type { Optimizer } from "./optimizer.ts";
-import { SlotState } from "./_slots.ts";
+import { SlotOptimizer, SlotState } from "./_slots.ts";
 import { type AdamWOptions, adamwOptions, adamwStepScalars } from "./_adamw_options.ts";
 
 export type { AdamWOptions };
 
 /** AdamW over named f32 parameters. */
-export class AdamW implements Optimizer {
+export class AdamW extends SlotOptimizer {
   /** (β₁, β₂). */
   readonly betas: readonly [number, number];
   /** ε. */
   readonly eps: number;
   /** Decoupled weight decay λ. */
   readonly weightDecay: number;
-  #slots: SlotState;
 
   /** An AdamW optimizer; options default to torch's. */
   constructor(options: AdamWOptions = {}) {
+    super();
     const o = adamwOptions("AdamW", options);
     this.betas = o.betas;
     this.eps = o.eps;
     this.weightDecay = o.weightDecay;
-    this.#slots = new SlotState("AdamW", o.weightDecayMask, {
+    this.slots = new SlotState("AdamW", o.weightDecayMask, {
       slotNames: ["exp_avg", "exp_avg_sq"],
       layout: (p) => {
         const l = { shape: p.shape, dtype: "f32" } as const;
@@ -64,40 +63,5 @@ export class AdamW implements Optimizer {
       update: (p, g, slots, step, lr, decay) =>
         adamwUpdate(p, g, slots.exp_avg, slots.exp_avg_sq, adamwStepScalars(o, step, lr, decay)),
     });
-  }
-
-  /** Number of `step` calls so far. */
-  get stepCount(): number {
-    return this.#slots.stepCount;
-  }
-
-  /** One step with learning rate `lr`; see {@link Optimizer.step}. */
-  step(params: ReadonlyMap<string, Tensor>, grads: ReadonlyMap<string, Tensor>, lr: number): void {
-    this.#slots.step(params, grads, lr);
-  }
-
-  /** Copies of the state (owned by the caller); see {@link Optimizer.state}. */
-  state(): Map<string, Tensor> {
-    return this.#slots.state();
-  }
-
-  /** Replaces the state by copies of `state`; see {@link Optimizer.loadState}. */
-  loadState(state: ReadonlyMap<string, Tensor>): Promise<void> {
-    return this.#slots.loadState(state);
-  }
-
-  /** Bytes of GPU memory the state holds now. */
-  memoryBytes(): number {
-    return this.#slots.memoryBytes();
-  }
-
-  /** Frees the state (safe to call twice). */
-  dispose(): void {
-    this.#slots.dispose();
-  }
-
-  /** Frees the state at the end of a `using` scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }

@@ -42,8 +42,7 @@ import { adamwUpdate } from "../../kernels/optim/adamw_update.ts";
 import { adamw8bitUpdate, BLOCK } from "../../kernels/optim/adamw8bit_update.ts";
 import { type AdamWOptions, adamwOptions, adamwStepScalars } from "./_adamw_options.ts";
 import { dynamicMap, dynamicMaps } from "./dynamic_map.ts";
-import { checkRange, type SlotLayout, SlotState } from "./_slots.ts";
-import type { Optimizer } from "./optimizer.ts";
+import { checkRange, type SlotLayout, SlotOptimizer, SlotState } from "./_slots.ts";
 
 /** 8-bit AdamW hyperparameters: AdamW's, plus the size below which moments stay f32. */
 export interface AdamW8bitOptions extends AdamWOptions {
@@ -52,7 +51,7 @@ export interface AdamW8bitOptions extends AdamWOptions {
 }
 
 /** AdamW with block-wise 8-bit moments over named f32 parameters. */
-export class AdamW8bit implements Optimizer {
+export class AdamW8bit extends SlotOptimizer {
   /** (β₁, β₂). */
   readonly betas: readonly [number, number];
   /** ε. */
@@ -61,11 +60,11 @@ export class AdamW8bit implements Optimizer {
   readonly weightDecay: number;
   /** Tensors with fewer elements keep f32 moments. */
   readonly minSize8bit: number;
-  #slots: SlotState;
   #maps: Tensor | undefined;
 
   /** An 8-bit AdamW optimizer; options default to torch's AdamW and bitsandbytes. */
   constructor({ minSize8bit = 4096, ...options }: AdamW8bitOptions = {}) {
+    super();
     const o = adamwOptions("AdamW8bit", options);
     checkRange("AdamW8bit", "minSize8bit", minSize8bit, 0, Number.MAX_SAFE_INTEGER);
     this.betas = o.betas;
@@ -75,7 +74,7 @@ export class AdamW8bit implements Optimizer {
     const zero = dynamicMap(true).indexOf(0); // the signed code of 0, four to a word
     const zeroWord = (zero * 0x01010101) >>> 0;
     const is8bit = (p: Tensor) => p.size >= minSize8bit && p.size > 0;
-    this.#slots = new SlotState("AdamW8bit", o.weightDecayMask, {
+    this.slots = new SlotState("AdamW8bit", o.weightDecayMask, {
       slotNames: [
         "exp_avg",
         "exp_avg_sq",
@@ -126,40 +125,15 @@ export class AdamW8bit implements Optimizer {
     });
   }
 
-  /** Number of `step` calls so far. */
-  get stepCount(): number {
-    return this.#slots.stepCount;
-  }
-
-  /** One step with learning rate `lr`; see {@link Optimizer.step}. */
-  step(params: ReadonlyMap<string, Tensor>, grads: ReadonlyMap<string, Tensor>, lr: number): void {
-    this.#slots.step(params, grads, lr);
-  }
-
-  /** Copies of the state (owned by the caller); see {@link Optimizer.state}. */
-  state(): Map<string, Tensor> {
-    return this.#slots.state();
-  }
-
-  /** Replaces the state by copies of `state`; see {@link Optimizer.loadState}. */
-  loadState(state: ReadonlyMap<string, Tensor>): Promise<void> {
-    return this.#slots.loadState(state);
-  }
-
   /** Bytes of GPU memory the state holds now, the two 256-entry maps included once they exist. */
-  memoryBytes(): number {
-    return this.#slots.memoryBytes() + (this.#maps?.byteLength ?? 0);
+  override memoryBytes(): number {
+    return super.memoryBytes() + (this.#maps?.byteLength ?? 0);
   }
 
   /** Frees the state (safe to call twice). */
-  dispose(): void {
-    this.#slots.dispose();
+  override dispose(): void {
+    super.dispose();
     this.#maps?.dispose();
     this.#maps = undefined;
-  }
-
-  /** Frees the state at the end of a `using` scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }

@@ -29,8 +29,8 @@
  */
 import { Tensor } from "../../kernels/tensor.ts";
 import { sgdUpdate } from "../../kernels/optim/sgd_update.ts";
-import { decayMatrices, type Optimizer, type WeightDecayMask } from "./optimizer.ts";
-import { checkRange, type SlotLayout, SlotState } from "./_slots.ts";
+import { decayMatrices, type WeightDecayMask } from "./optimizer.ts";
+import { checkRange, type SlotLayout, SlotOptimizer, SlotState } from "./_slots.ts";
 
 /** SGD hyperparameters (torch's defaults). */
 export interface SgdOptions {
@@ -47,7 +47,7 @@ export interface SgdOptions {
 }
 
 /** SGD with momentum over named f32 parameters (slot `momentum_buffer` when μ ≠ 0). */
-export class SGD implements Optimizer {
+export class SGD extends SlotOptimizer {
   /** Momentum μ. */
   readonly momentum: number;
   /** Dampening τ. */
@@ -56,7 +56,6 @@ export class SGD implements Optimizer {
   readonly nesterov: boolean;
   /** Weight decay λ. */
   readonly weightDecay: number;
-  #slots: SlotState;
 
   /** An SGD optimizer; options default to torch's. */
   constructor(
@@ -68,6 +67,7 @@ export class SGD implements Optimizer {
       weightDecayMask = decayMatrices,
     }: SgdOptions = {},
   ) {
+    super();
     checkRange("SGD", "momentum", momentum, 0, 1);
     checkRange("SGD", "dampening", dampening, 0, 1);
     checkRange("SGD", "weightDecay", weightDecay, 0, Number.MAX_VALUE);
@@ -81,7 +81,7 @@ export class SGD implements Optimizer {
     this.dampening = dampening;
     this.nesterov = nesterov;
     this.weightDecay = weightDecay;
-    this.#slots = new SlotState("SGD", weightDecayMask, {
+    this.slots = new SlotState("SGD", weightDecayMask, {
       slotNames: ["momentum_buffer"],
       layout: (p): Record<string, SlotLayout> =>
         momentum ? { momentum_buffer: { shape: p.shape, dtype: "f32" } } : {},
@@ -98,40 +98,5 @@ export class SGD implements Optimizer {
           first: step === 1,
         }),
     });
-  }
-
-  /** Number of `step` calls so far. */
-  get stepCount(): number {
-    return this.#slots.stepCount;
-  }
-
-  /** One step with learning rate `lr`; see {@link Optimizer.step}. */
-  step(params: ReadonlyMap<string, Tensor>, grads: ReadonlyMap<string, Tensor>, lr: number): void {
-    this.#slots.step(params, grads, lr);
-  }
-
-  /** Copies of the state (owned by the caller); see {@link Optimizer.state}. */
-  state(): Map<string, Tensor> {
-    return this.#slots.state();
-  }
-
-  /** Replaces the state by copies of `state`; see {@link Optimizer.loadState}. */
-  loadState(state: ReadonlyMap<string, Tensor>): Promise<void> {
-    return this.#slots.loadState(state);
-  }
-
-  /** Bytes of GPU memory the state holds now. */
-  memoryBytes(): number {
-    return this.#slots.memoryBytes();
-  }
-
-  /** Frees the state (safe to call twice). */
-  dispose(): void {
-    this.#slots.dispose();
-  }
-
-  /** Frees the state at the end of a `using` scope. */
-  [Symbol.dispose](): void {
-    this.dispose();
   }
 }
