@@ -15,13 +15,17 @@ import type { Optimizer, WeightDecayMask } from "./optimizer.ts";
 
 /** Shape and dtype of one slot. */
 export interface SlotLayout {
+  /** The slot's shape. */
   shape: readonly number[];
+  /** The slot's element type. */
   dtype: DType;
 }
 
 /** One parameter's state: its step count and its slot tensors. */
 export interface ParamState {
+  /** Steps this parameter has taken. */
   step: number;
+  /** Its state tensors by slot name. */
   slots: Record<string, Tensor>;
 }
 
@@ -68,15 +72,23 @@ export class SlotState implements Optimizer {
   #disposed = false;
 
   /**
+   * The state of an optimizer named `name` that decays where `mask` says and
+   * updates by `rule`.
+   *
    * @param name the optimizer's class name, for messages
    * @param mask which parameters are decayed
    * @param rule the optimizer's slots and update
    */
-  constructor(
-    readonly name: string,
-    private readonly mask: WeightDecayMask,
-    private readonly rule: SlotRule,
-  ) {}
+  constructor(name: string, mask: WeightDecayMask, rule: SlotRule) {
+    this.name = name;
+    this.mask = mask;
+    this.rule = rule;
+  }
+
+  /** The optimizer's class name, for messages. */
+  readonly name: string;
+  private readonly mask: WeightDecayMask;
+  private readonly rule: SlotRule;
 
   /** Number of `step` calls so far. */
   get stepCount(): number {

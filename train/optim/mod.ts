@@ -19,6 +19,13 @@
  * @module
  */
 export { decayMatrices, type Optimizer, type WeightDecayMask } from "./optimizer.ts";
+export {
+  type ParamState,
+  type SlotLayout,
+  SlotOptimizer,
+  type SlotRule,
+  SlotState,
+} from "./_slots.ts";
 export { SGD, type SgdOptions } from "./sgd.ts";
 export { AdamW, type AdamWOptions } from "./adamw.ts";
 export { AdamW8bit, type AdamW8bitOptions } from "./adamw8bit.ts";
