@@ -41,6 +41,12 @@ const CASES: QuantizeConfig[] = [
     calibration: { sequences },
     options: { alphas: [0.5] },
   },
+  { method: "dfq", quantizer: W3, calibration: { sequences } },
+  { method: "norm_tweaking", quantizer: W3, calibration: { sequences }, options: { base: "rtn" } },
+  // LLM-FP4 searches its own FP formats (weights only here)
+  { method: "llm_fp4", calibration: { sequences }, options: { actFormats: null } },
+  // layer-wise IP allocates 2–4 bits per layer under a 3.5-bit budget
+  { method: "layerwise_ip", calibration: { sequences }, options: { avgBits: 3.5 } },
 ];
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
@@ -51,7 +57,8 @@ function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
 
 for (const config of CASES) {
   const label = `${config.method}${
-    (config.quantizer as { granularity?: { kind: string } }).granularity?.kind === "tensor"
+    (config.quantizer as { granularity?: { kind: string } } | undefined)?.granularity?.kind ===
+        "tensor"
       ? " (per tensor)"
       : ""
   }`;
