@@ -44,7 +44,7 @@ export {
 } from "./quant/quantizer.ts";
 export { fakeQuant } from "./quant/quantize.ts";
 export { quantize, QuantizedWeight } from "./quant/weight.ts";
-export { quantizeLinear, QuantLinear } from "./quant/linear.ts";
+export { QuantLinear } from "./quant/linear.ts";
 export { errorMetrics, kernelFraction, quantError } from "./quant/metrics.ts";
 
 // the driver, its report, checkpoints
@@ -60,14 +60,14 @@ export { loadQuantized, packModel, saveQuantized } from "./quant/checkpoint.ts";
 // models, calibration, evaluation
 export { loadModel } from "./model/load.ts";
 export { LlamaModel } from "./model/llama.ts";
-export { randomLlama, type RandomLlamaOptions } from "./model/random_llama.ts";
-export { generate, type GenerateOptions, type GenerateResult } from "./model/generate.ts";
+export { randomLlama } from "./model/random_llama.ts";
+export { generate } from "./model/generate.ts";
 export { DenseLinear, type Linear } from "./model/linear.ts";
 export { calibrationSequences, captureLayerInputs } from "./model/capture.ts";
 export { compareModels, perplexity } from "./model/eval.ts";
 
 // claims: what a notebook states, measured, checked against its stored outcome
-export { checkStored, Markdown, markdown, Scorecard } from "./viz/claim.ts";
+export { checkStored, markdown, Scorecard } from "./viz/claim.ts";
 export type { ClaimRecord, ClaimSide } from "./viz/claim.ts";
 
 // gradients and training: valueAndGrad, customGrad, checkpoint …; optimizers, schedules,

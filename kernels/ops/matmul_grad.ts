@@ -11,7 +11,7 @@
  * the linear layer y = x·wᵀ + b: dx = dy·w, dw = dyᵀ·x, db = Σ_rows dy.
  * Each product is one call of the same GEMM the forward uses.
  *
- * Reference: `tests/kernels/autograd/matmul_grad_test.ts` (f64 finite differences).
+ * Reference: `tests/kernels/autograd/reduce_layout_matmul_grad_test.ts` (f64 finite differences).
  *
  * @example
  * ```ts

@@ -8,8 +8,8 @@
  * away, and f16 tensors are tested as f16 (an f32 value that overflowed to
  * f16 Inf is found).
  *
- * Reference: `firstNonFinite` in `model/finite.ts` (pure TS) — see
- * `tests/kernels/ops/nonfinite_test.ts`.
+ * Reference: `tests/kernels/ops/nonfinite_test.ts` (against the pure-TS
+ * `firstNonFinite` of `model/finite.ts`).
  *
  * @example
  * ```ts

@@ -5,7 +5,7 @@
  * and `rms` pass 0 at a zero row instead of NaN; `variance` and `std` follow
  * their `unbiased` divisor. Arg-reductions have no gradient.
  *
- * Reference: `tests/kernels/autograd/reduce_grad_test.ts` (f64 finite differences).
+ * Reference: `tests/kernels/autograd/reduce_layout_matmul_grad_test.ts` (f64 finite differences).
  *
  * @example
  * ```ts
