@@ -55,6 +55,7 @@ export {
   registerMethod,
 } from "./quant/model.ts";
 export type { QuantReport } from "./quant/report.ts";
+export { showQuantizer, showReport } from "./quant/show.ts";
 export { loadQuantized, packModel, saveQuantized } from "./quant/checkpoint.ts";
 
 // models, calibration, evaluation
