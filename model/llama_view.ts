@@ -13,7 +13,7 @@
  * await initGPU();
  * using model = await loadModel("data/tiny");
  * const html = llamaBundle(model)["text/html"];
- * console.log(html.includes("<td>self_attn.q_proj</td>"), html.includes("<td>32</td>")); // true true
+ * console.log(html.includes(">self_attn.q_proj</td>"), html.includes(">32</td>")); // true true
  * ```
  * @module
  */
