@@ -55,7 +55,6 @@ export {
   registerMethod,
 } from "./quant/model.ts";
 export type { QuantReport } from "./quant/report.ts";
-export { showQuantizer, showReport } from "./quant/show.ts";
 export { loadQuantized, packModel, saveQuantized } from "./quant/checkpoint.ts";
 
 // models, calibration, evaluation
@@ -84,3 +83,5 @@ export * as transforms from "./quant/transforms/mod.ts";
 export * as alloc from "./quant/alloc/mod.ts";
 export * as methods from "./quant/methods/mod.ts";
 export * as viz from "./viz/mod.ts";
+// notebook displays of a Quantizer and a QuantReport (plain data): lb.show.quantizer(q)
+export * as show from "./quant/show.ts";

@@ -7,22 +7,22 @@
  * report is returned by every method and written to JSON; a class wrapper or
  * a symbol-keyed method on the object would be lost on the first spread and
  * would make structurally equal values unequal. So a notebook shows them
- * through a view: `lb.showQuantizer(q)` and `lb.showReport(report)` as the
+ * through a view: `lb.show.quantizer(q)` and `lb.show.report(r)` as the
  * cell's last expression. (`QuantizedWeight` and `LlamaModel` are classes
  * and display themselves.)
  *
  * @example
  * ```ts
  * import { int } from "./quantizer.ts";
- * import { showQuantizer } from "./show.ts";
+ * import { quantizer } from "./show.ts";
  * import { bundleOf } from "../viz/display.ts";
- * const b = await bundleOf(showQuantizer(int(4, { group: 128 })));
+ * const b = await bundleOf(quantizer(int(4, { group: 128 })));
  * console.log(String(b["text/plain"]).split("\n")[0]); // Quantizer int4 · group 128 · symmetric · nearest · minmax · f16 scales
  * ```
  * @module
  */
 
-import { type Displayable } from "../viz/display.ts";
+import type { Displayable } from "../viz/display.ts";
 import { propertiesBundle, type Property, showProperties } from "../viz/properties.ts";
 import { recordsTable } from "../viz/table.ts";
 import { describe, elementFormat, type Quantizer } from "./quantizer.ts";
@@ -71,13 +71,13 @@ export function quantizerProperties(q: Quantizer): Property[] {
  * @example
  * ```ts
  * import { mxfp4 } from "./quantizer.ts";
- * import { showQuantizer } from "./show.ts";
+ * import { quantizer } from "./show.ts";
  * import { bundleOf } from "../viz/display.ts";
- * const html = String((await bundleOf(showQuantizer(mxfp4())))["text/html"]);
+ * const html = String((await bundleOf(quantizer(mxfp4())))["text/html"]);
  * console.log(html.includes("<td>e8m0</td>")); // true
  * ```
  */
-export function showQuantizer(q: Quantizer): Displayable {
+export function quantizer(q: Quantizer): Displayable {
   return showProperties(`Quantizer ${describe(q)}`, quantizerProperties(q));
 }
 
@@ -88,31 +88,31 @@ export function showQuantizer(q: Quantizer): Displayable {
  *
  * @example
  * ```ts
- * import { showReport } from "./show.ts";
+ * import { report } from "./show.ts";
  * import { bundleOf } from "../viz/display.ts";
- * const report = {
+ * const rep = {
  *   method: "rtn",
  *   bitsPerWeight: 4.5,
  *   layers: [{ name: "layers.0.mlp.up_proj", out: 8, in: 4, bitsPerWeight: 4.5, sqnrDb: 21.5 }],
  * };
- * const html = String((await bundleOf(showReport(report)))["text/html"]);
+ * const html = String((await bundleOf(report(rep)))["text/html"]);
  * console.log(html.includes("layers.0.mlp.up_proj"), html.includes("<td>4.5</td>")); // true true
  * ```
  */
-export function showReport(report: QuantReport<object | undefined>): Displayable {
-  const sqnr = report.layers.map((l) => l.sqnrDb);
+export function report(r: QuantReport<object | undefined>): Displayable {
+  const sqnr = r.layers.map((l) => l.sqnrDb);
   const props: Property[] = [
-    ["method", report.method ?? "(not set)"],
-    ["bits per weight", report.bitsPerWeight],
-    ["layers", report.layers.length],
+    ["method", r.method ?? "(not set)"],
+    ["bits per weight", r.bitsPerWeight],
+    ["layers", r.layers.length],
   ];
   if (sqnr.length) {
     props.push(["SQNR, dB (min … max)", `${fmt(Math.min(...sqnr))} … ${fmt(Math.max(...sqnr))}`]);
   }
-  if (report.seconds !== undefined) props.push(["seconds", report.seconds]);
-  if (report.details !== undefined) props.push(["details", Object.keys(report.details).join(", ")]);
-  return showProperties(`QuantReport${report.method ? ` (${report.method})` : ""}`, props, {
-    table: recordsTable(report.layers.map((l) => ({ ...l }))),
+  if (r.seconds !== undefined) props.push(["seconds", r.seconds]);
+  if (r.details !== undefined) props.push(["details", Object.keys(r.details).join(", ")]);
+  return showProperties(`QuantReport${r.method ? ` (${r.method})` : ""}`, props, {
+    table: recordsTable(r.layers.map((l) => ({ ...l }))),
     tableTitle: "layers",
     maxRows: 50,
   });

@@ -2,7 +2,12 @@ import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { Tensor } from "../../kernels/tensor.ts";
 import { int, nvfp4, quantizer } from "../../quant/quantizer.ts";
 import { quantize } from "../../quant/weight.ts";
-import { quantizerProperties, showQuantizer, showReport, weightBundle } from "../../quant/show.ts";
+import {
+  quantizer as showQuantizer,
+  quantizerProperties,
+  report as showReport,
+  weightBundle,
+} from "../../quant/show.ts";
 import { bundleOf } from "../../viz/display.ts";
 import { gpuTest } from "../_helpers.ts";
 
