@@ -96,7 +96,7 @@ export function postprocessHTML(html: string, options: PostprocessOptions): stri
 export interface ExportOptions {
   /** Folder of the pages (and of `plotly.min.js` unless inlined). */
   outDir: string;
-  /** Inline plotly.js into every page instead of sharing `plotly.min.js`. */
+  /** Inline plotly.js into every page instead of sharing `plotly.min.js` (KaTeX's CSS and fonts stay shared in `katex/`). */
   inline?: boolean;
 }
 
