@@ -83,3 +83,5 @@ export * as transforms from "./quant/transforms/mod.ts";
 export * as alloc from "./quant/alloc/mod.ts";
 export * as methods from "./quant/methods/mod.ts";
 export * as viz from "./viz/mod.ts";
+// notebook displays of a Quantizer and a QuantReport (plain data): lb.show.quantizer(q)
+export * as show from "./quant/show.ts";

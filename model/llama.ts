@@ -38,6 +38,7 @@ import { embedding } from "../kernels/ops/gather.ts";
 import { rmsNorm } from "../kernels/ops/norm.ts";
 import { decoderLayerSteps } from "./decoder_layer.ts";
 import { type LlamaConfig, ropeFrequencies } from "./config.ts";
+import { llamaBundle } from "./llama_view.ts";
 import { describeNonFinite } from "./finite.ts";
 import type { KVCache } from "./kv_cache.ts";
 import { DenseLinear, type Linear } from "./linear.ts";
@@ -505,6 +506,11 @@ export class LlamaModel extends ModelParts {
   /** Disposes at the end of a `using` scope. */
   [Symbol.dispose](): void {
     this.dispose();
+  }
+
+  /** Jupyter display (Deno kernel): configuration and projections (`llama_view.ts`). */
+  [Symbol.for("Jupyter.display")](): { "text/plain": string; "text/html": string } {
+    return llamaBundle(this);
   }
 
   /** A one-line description. */

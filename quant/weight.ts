@@ -33,6 +33,7 @@
  * @module
  */
 import { Tensor } from "../kernels/tensor.ts";
+import { weightBundle } from "./show.ts";
 import {
   createPackedWeight,
   type LowbitFormat,
@@ -380,6 +381,11 @@ export class QuantizedWeight implements Disposable {
   /** `QuantizedWeight([out, in], int4 · group 32 · …)`. */
   toString(): string {
     return `QuantizedWeight([${this.shape}], ${describe(this.quantizer)})`;
+  }
+
+  /** Jupyter display (Deno kernel): a table of its properties (`weightBundle` in `show.ts`). */
+  [Symbol.for("Jupyter.display")](): { "text/plain": string; "text/html": string } {
+    return weightBundle(this);
   }
 }
 

@@ -1,8 +1,10 @@
 /**
  * Opens exported notebook pages in headless Chromium (Debian's `chromium`,
  * driven by playwright-core) and checks that they render offline: no console
- * errors, no uncaught exceptions, no request leaving `file://`, and an SVG
- * (`.main-svg`) in every plotly div. Saves a screenshot of the first chart.
+ * errors, no uncaught exceptions, no request leaving `file://`, an SVG
+ * (`.main-svg`) in every plotly div, and math typeset: no raw TeX (`$…$`,
+ * `\lambda`) left in the markdown cells, no KaTeX error, and KaTeX's stylesheet
+ * and fonts loaded from the page's folder. Saves a screenshot of the first chart.
  *
  * Usage: `deno run -A tools/browser_check.ts [site-dir-or-pages…]` (default `site`).
  * Prints `N passed, N failed` (one per page) and exits non-zero on a failure.
@@ -29,7 +31,9 @@ export interface PageReport {
   charts: number;
   /** Plotly divs that rendered an SVG. */
   rendered: number;
-  /** Console errors, uncaught exceptions, blocked requests, undrawn charts. */
+  /** Math expressions typeset by KaTeX. */
+  math: number;
+  /** Console errors, uncaught exceptions, blocked requests, undrawn charts, raw or broken math. */
   problems: string[];
 }
 
@@ -76,6 +80,39 @@ const COUNT_CHARTS = `(() => {
   const divs = [...document.querySelectorAll(sel)]
     .filter((d) => !(d.parentElement && d.parentElement.closest(sel)));
   return [divs.length, divs.filter((d) => d.querySelector(".main-svg")).length];
+})()`;
+
+/**
+ * Runs in the page once it has loaded: the problems with its math, and how
+ * many KaTeX expressions it holds. Raw TeX is a `$…$` or a `\command` in the
+ * text of a markdown cell outside code and outside KaTeX's output.
+ */
+const CHECK_MATH = `(async () => {
+  await document.fonts.ready;
+  const problems = [];
+  const raw = [];
+  for (const block of document.querySelectorAll(".jp-RenderedMarkdown, .text_cell_render")) {
+    const walker = document.createTreeWalker(block, NodeFilter.SHOW_TEXT, {
+      acceptNode: (n) => n.parentElement.closest(".katex, .katex-display, code, pre")
+        ? NodeFilter.FILTER_REJECT : NodeFilter.FILTER_ACCEPT,
+    });
+    for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+      const m = n.data.match(/\\$[^$]+\\$|\\\\[A-Za-z]+/);
+      if (m) raw.push(m[0].slice(0, 40));
+    }
+  }
+  if (raw.length) problems.push(raw.length + " raw math expressions (KaTeX not applied): " + raw.slice(0, 3).join(" | "));
+  const errors = [...document.querySelectorAll(".katex-error")];
+  if (errors.length) problems.push(errors.length + " KaTeX errors: " + errors.slice(0, 3).map((e) => e.title).join(" | "));
+  const math = document.querySelectorAll(".katex").length;
+  if (math > 0) {
+    const family = getComputedStyle(document.querySelector(".katex")).fontFamily;
+    if (!family.includes("KaTeX_Main")) problems.push("KaTeX stylesheet not applied (font-family " + family + ")");
+    else if (![...document.fonts].some((f) => f.family.replace(/["']/g, "") === "KaTeX_Main" && f.status === "loaded")) {
+      problems.push("KaTeX fonts not loaded");
+    }
+  }
+  return [problems, math];
 })()`;
 
 const ARGS = [
@@ -163,7 +200,7 @@ async function checkPage(
   tab.on("requestfailed", (r) => {
     if (r.url().startsWith("file:")) problems.push(`missing file ${r.url()}`);
   });
-  let charts = 0, rendered = 0;
+  let charts = 0, rendered = 0, math = 0;
   try {
     await tab.goto(pathToFileURL(resolve(path)).href, { waitUntil: "load", timeout: timeoutMs });
     const count = () => tab.evaluate(COUNT_CHARTS) as Promise<[number, number]>;
@@ -173,6 +210,9 @@ async function checkPage(
       await new Promise((r) => setTimeout(r, 100));
       [charts, rendered] = await count();
     }
+    const [mathProblems, mathCount] = await tab.evaluate(CHECK_MATH) as [string[], number];
+    problems.push(...mathProblems);
+    math = mathCount;
     if (rendered < charts) problems.push(`${charts - rendered} of ${charts} charts not rendered`);
     if (charts < minCharts) {
       problems.push(
@@ -189,7 +229,7 @@ async function checkPage(
   } finally {
     await tab.close();
   }
-  return { page: path, ok: problems.length === 0, charts, rendered, problems };
+  return { page: path, ok: problems.length === 0, charts, rendered, math, problems };
 }
 
 /** Lists `*.html` pages (index.html excluded) in a folder, sorted. */
@@ -205,7 +245,9 @@ if (import.meta.main) {
   const dir = Deno.statSync(args[0]).isDirectory ? args[0] : ".";
   const reports = await browserTest(pages, { screenshot: join(dir, "screenshot.png") });
   for (const r of reports) {
-    console.log(`${r.ok ? "✓" : "✗"} ${r.page}: ${r.rendered}/${r.charts} charts rendered`);
+    console.log(
+      `${r.ok ? "✓" : "✗"} ${r.page}: ${r.rendered}/${r.charts} charts rendered, ${r.math} math`,
+    );
     for (const p of r.problems) console.log(`    ${p}`);
   }
   const failed = reports.filter((r) => !r.ok).length;

@@ -7,7 +7,8 @@
  * `<script src="plotly.min.js">` next to the pages (default), or inlined
  * (`inline: true`, about 4.8 MB a page). The `file://` scripts of Debian's
  * template (require.js, MathJax 2) are removed, so a page loads nothing from
- * outside its folder.
+ * outside its folder. The TeX of markdown cells is rendered with KaTeX at export
+ * (`tools/nb_math.ts`); the pages share `katex/katex.min.css` and its fonts.
  *
  * @example
  * ```ts
@@ -22,6 +23,7 @@
 import { basename, join } from "node:path";
 import { Figure, plotlyPath, plotlySource } from "../viz/figure.ts";
 import type { Notebook } from "./nb_run.ts";
+import { copyKatexAssets, KATEX_CSS_TAG, renderMath } from "./nb_math.ts";
 
 const PLOTLY_MIME = "application/vnd.plotly.v1+json";
 
@@ -69,7 +71,9 @@ export interface PostprocessOptions {
 }
 
 /**
- * Removes `file://` scripts and inserts the plotly.js tag into a page.
+ * Removes `file://` scripts, renders the math of markdown cells with KaTeX
+ * ({@linkcode renderMath}), and inserts the KaTeX stylesheet and the plotly.js
+ * tag into a page.
  *
  * @example
  * ```ts
@@ -79,17 +83,20 @@ export interface PostprocessOptions {
  * ```
  */
 export function postprocessHTML(html: string, options: PostprocessOptions): string {
-  const cleaned = html.replace(/<script\s+src="file:\/\/[^"]*"\s*>\s*<\/script>\s*/g, "");
+  const cleaned = renderMath(
+    html.replace(/<script\s+src="file:\/\/[^"]*"\s*>\s*<\/script>\s*/g, ""),
+  );
+  const tags = KATEX_CSS_TAG + "\n" + options.plotlyTag;
   const at = cleaned.indexOf("</head>");
-  if (at < 0) return options.plotlyTag + cleaned;
-  return cleaned.slice(0, at) + options.plotlyTag + "\n" + cleaned.slice(at);
+  if (at < 0) return tags + cleaned;
+  return cleaned.slice(0, at) + tags + "\n" + cleaned.slice(at);
 }
 
 /** Options of {@linkcode exportHTML}. */
 export interface ExportOptions {
   /** Folder of the pages (and of `plotly.min.js` unless inlined). */
   outDir: string;
-  /** Inline plotly.js into every page instead of sharing `plotly.min.js`. */
+  /** Inline plotly.js into every page instead of sharing `plotly.min.js` (KaTeX's CSS and fonts stay shared in `katex/`). */
   inline?: boolean;
 }
 
@@ -128,6 +135,7 @@ export async function exportHTML(notebooks: string[], options: ExportOptions): P
       ? `<script>${plotlySource()}</script>`
       : `<script src="plotly.min.js"></script>`;
     if (!options.inline) await Deno.copyFile(plotlyPath(), join(options.outDir, "plotly.min.js"));
+    await copyKatexAssets(options.outDir);
     const pages: string[] = [];
     for (const input of inputs) {
       const name = basename(input).replace(/\.ipynb$/, "");

@@ -15,6 +15,7 @@
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type ClaimRecord, type Outcome, readClaims, readExpected } from "../viz/claim.ts";
+import { driverEnv } from "./driver_env.ts";
 
 /** The first-line marker of a notebook's claim cell. */
 export const CLAIM_MARKER = "// claim:";
@@ -278,9 +279,11 @@ export async function runNotebook(path: string, options: RunOptions): Promise<No
   const claimsDir = resolve(options.outDir, "claims");
   const claimsFile = join(claimsDir, `${name}.arrow`);
   await Deno.remove(claimsFile).catch(() => {});
+  // a private XDG_RUNTIME_DIR when the machine has none keeps driver noise out of cell outputs
+  const quiet = await driverEnv();
   const t0 = performance.now();
   const child = new Deno.Command(python, {
-    env: { LOWBIT_CLAIMS_OUT: claimsDir },
+    env: { LOWBIT_CLAIMS_OUT: claimsDir, ...quiet.env },
     args: [
       EXECUTOR,
       path,
@@ -297,7 +300,10 @@ export async function runNotebook(path: string, options: RunOptions): Promise<No
   }).spawn();
   // nb_execute.py enforces the limit itself; this guards against a hung runner.
   const guard = setTimeout(() => child.kill("SIGKILL"), (limit + 60) * 1000);
-  const out = await child.output().finally(() => clearTimeout(guard));
+  const out = await child.output().finally(() => {
+    clearTimeout(guard);
+    return quiet.cleanup();
+  });
   const seconds = (performance.now() - t0) / 1000;
   const stdout = new TextDecoder().decode(out.stdout).trim();
   const stderr = new TextDecoder().decode(out.stderr);

@@ -22,5 +22,6 @@
 export * from "./display.ts";
 export * from "./plot.ts";
 export * from "./table.ts";
+export * from "./properties.ts";
 export * from "./progress.ts";
 export * from "./claim.ts";

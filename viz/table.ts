@@ -56,7 +56,11 @@ export function formatCell(v: unknown): string {
   if (typeof v === "bigint" || typeof v === "boolean") return String(v);
   if (typeof v === "string") return v;
   if (v instanceof Date) return v.toISOString();
-  const arr = ArrayBuffer.isView(v) ? Array.from(v as unknown as ArrayLike<number>) : undefined;
+  const arr = ArrayBuffer.isView(v)
+    ? Array.from(v as unknown as ArrayLike<number>)
+    : Array.isArray(v)
+    ? v
+    : undefined;
   const list = arr ??
     (typeof (v as { toArray?: unknown }).toArray === "function"
       ? Array.from((v as { toArray(): ArrayLike<unknown> }).toArray())
