@@ -1,0 +1,217 @@
+/**
+ * GGUF v3 writer: metadata and tensors into one file, in the layout of the
+ * GGUF specification (see `model/gguf_format.ts`): header, metadata, tensor
+ * infos, padding to `general.alignment` (32 unless the metadata says
+ * otherwise), then each tensor's bytes at an aligned offset.
+ *
+ * @example
+ * ```ts
+ * import { encodeGguf } from "./gguf_write.ts";
+ * const bytes = encodeGguf({ "general.architecture": { type: "string", value: "llama" } }, [
+ *   { name: "w", dims: [32], type: "Q8_0", data: new Float32Array(32) },
+ * ]);
+ * console.log(new TextDecoder().decode(bytes.subarray(0, 4)), bytes.length); // GGUF 160
+ * ```
+ * @module
+ */
+import { quantizeBlocks } from "./gguf_blocks.ts";
+import {
+  GGML_TYPES,
+  type GgmlType,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  GGUF_VERSION,
+  type GgufScalarType,
+  type GgufValue,
+} from "./gguf_format.ts";
+import { commitTemp, writeTemp } from "./safetensors_write.ts";
+
+/** One tensor to write: GGUF dims (contiguous dimension first), the type, and f32 values. */
+export interface GgufTensorInput {
+  /** The tensor name, e.g. `blk.0.attn_q.weight`. */
+  name: string;
+  /** ggml dims, ne[0] first: an HF `[out, in]` matrix is `[in, out]`. */
+  dims: readonly number[];
+  /** The stored type; ne[0] must be a multiple of its block size. */
+  type: GgmlType;
+  /** The values in row-major order of the HF shape (ne[0] varies fastest). */
+  data: Float32Array;
+}
+
+/** Metadata to write: key → typed value, in insertion order. */
+export type GgufMetadata = Record<string, GgufValue>;
+
+const enc = new TextEncoder();
+
+/** A growable little-endian byte buffer. */
+class Bytes {
+  #buf = new Uint8Array(1024);
+  #view = new DataView(this.#buf.buffer);
+  length = 0;
+  #grow(n: number): number {
+    if (this.length + n > this.#buf.length) {
+      const next = new Uint8Array(Math.max(this.#buf.length * 2, this.length + n));
+      next.set(this.#buf);
+      this.#buf = next;
+      this.#view = new DataView(next.buffer);
+    }
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
+  u8(v: number): void {
+    this.#view.setUint8(this.#grow(1), v);
+  }
+  u32(v: number): void {
+    this.#view.setUint32(this.#grow(4), v, true);
+  }
+  u64(v: number | bigint): void {
+    this.#view.setBigUint64(this.#grow(8), BigInt(v), true);
+  }
+  scalar(type: GgufScalarType, v: string | number | boolean | bigint): void {
+    const at = (n: number) => this.#grow(n);
+    const view = () => this.#view;
+    switch (type) {
+      case "u8":
+        return view().setUint8(at(1), v as number);
+      case "i8":
+        return view().setInt8(at(1), v as number);
+      case "u16":
+        return view().setUint16(at(2), v as number, true);
+      case "i16":
+        return view().setInt16(at(2), v as number, true);
+      case "u32":
+        return view().setUint32(at(4), v as number, true);
+      case "i32":
+        return view().setInt32(at(4), v as number, true);
+      case "f32":
+        return view().setFloat32(at(4), v as number, true);
+      case "f64":
+        return view().setFloat64(at(8), v as number, true);
+      case "u64":
+        return view().setBigUint64(at(8), BigInt(v as bigint), true);
+      case "i64":
+        return view().setBigInt64(at(8), BigInt(v as bigint), true);
+      case "bool":
+        return view().setUint8(at(1), v ? 1 : 0);
+      case "string":
+        return this.string(v as string);
+    }
+  }
+  string(s: string): void {
+    const b = enc.encode(s);
+    this.u64(b.length);
+    this.#buf.set(b, this.#grow(b.length));
+  }
+  bytes(): Uint8Array {
+    return this.#buf.subarray(0, this.length);
+  }
+}
+
+function checkTensor(t: GgufTensorInput, seen: Set<string>): number {
+  const where = `encodeGguf: tensor "${t.name}"`;
+  if (seen.has(t.name)) throw new RangeError(`${where} appears twice; tensor names must be unique`);
+  seen.add(t.name);
+  if (!(t.type in GGML_TYPES)) {
+    throw new TypeError(`${where} has type "${t.type}"; use one of ${Object.keys(GGML_TYPES)}`);
+  }
+  if (t.dims.length < 1 || t.dims.length > 4 || t.dims.some((d) => !Number.isInteger(d) || d < 1)) {
+    throw new RangeError(`${where} has dims [${t.dims}]; give 1 to 4 positive integers`);
+  }
+  const n = t.dims.reduce((a, b) => a * b, 1);
+  if (t.data.length !== n) {
+    throw new RangeError(`${where} has ${t.data.length} values but dims [${t.dims}] hold ${n}`);
+  }
+  const { blockSize, typeSize } = GGML_TYPES[t.type];
+  if (t.dims[0] % blockSize !== 0) {
+    throw new RangeError(
+      `${where}: ne[0] = ${
+        t.dims[0]
+      } is not a multiple of the ${t.type} block size ${blockSize}; ` +
+        "store this tensor as F16 or F32",
+    );
+  }
+  return (n / blockSize) * typeSize;
+}
+
+/**
+ * Encodes a complete GGUF v3 file in memory. Tensors are quantized with
+ * {@link quantizeBlocks}; their data offsets are aligned to
+ * `general.alignment` (a u32 in `metadata`, default 32). Inputs are not
+ * modified.
+ *
+ * @throws {RangeError} for a duplicate name, dims that do not match the data,
+ *   or ne[0] not a multiple of the type's block size
+ */
+export function encodeGguf(
+  metadata: GgufMetadata,
+  tensors: readonly GgufTensorInput[],
+): Uint8Array {
+  const alignValue = metadata["general.alignment"];
+  const align = alignValue === undefined ? GGUF_DEFAULT_ALIGNMENT : Number(alignValue.value);
+  if (alignValue !== undefined && (alignValue.type !== "u32" || align < 1 || align % 8 !== 0)) {
+    throw new RangeError(
+      `encodeGguf: general.alignment must be a u32 multiple of 8, got ${
+        JSON.stringify(alignValue)
+      }`,
+    );
+  }
+  const seen = new Set<string>();
+  const sizes = tensors.map((t) => checkTensor(t, seen));
+  const pad = (n: number) => Math.ceil(n / align) * align;
+
+  const h = new Bytes();
+  h.u32(GGUF_MAGIC);
+  h.u32(GGUF_VERSION);
+  h.u64(tensors.length);
+  h.u64(Object.keys(metadata).length);
+  for (const [key, v] of Object.entries(metadata)) {
+    h.string(key);
+    h.u32(GGUF_VALUE_TYPES[v.type]);
+    if (v.type === "array") {
+      h.u32(GGUF_VALUE_TYPES[v.itemType]);
+      h.u64(v.value.length);
+      for (const item of v.value) h.scalar(v.itemType, item);
+    } else {
+      h.scalar(v.type, v.value);
+    }
+  }
+  let offset = 0;
+  const offsets: number[] = [];
+  tensors.forEach((t, i) => {
+    h.string(t.name);
+    h.u32(t.dims.length);
+    for (const d of t.dims) h.u64(d);
+    h.u32(GGML_TYPES[t.type].id);
+    h.u64(offset);
+    offsets.push(offset);
+    offset = pad(offset + sizes[i]);
+  });
+  const dataStart = pad(h.length);
+  const out = new Uint8Array(dataStart + offset);
+  out.set(h.bytes());
+  tensors.forEach((t, i) => out.set(quantizeBlocks(t.type, t.data), dataStart + offsets[i]));
+  return out;
+}
+
+/**
+ * Writes {@link encodeGguf}'s file to `path` atomically (a temporary file
+ * renamed into place); nothing is left behind on failure.
+ *
+ * @example
+ * ```ts
+ * import { writeGguf } from "./gguf_write.ts";
+ * const path = (await Deno.makeTempDir()) + "/m.gguf";
+ * await writeGguf(path, {}, [{ name: "b", dims: [2], type: "F32", data: new Float32Array(2) }]);
+ * console.log((await Deno.stat(path)).size); // 96
+ * ```
+ */
+export async function writeGguf(
+  path: string,
+  metadata: GgufMetadata,
+  tensors: readonly GgufTensorInput[],
+): Promise<void> {
+  const bytes = encodeGguf(metadata, tensors);
+  await commitTemp(await writeTemp(path, [bytes]), path);
+}
