@@ -47,54 +47,55 @@ const enc = new TextEncoder();
 /** A growable little-endian byte buffer. */
 class Bytes {
   #buf = new Uint8Array(1024);
-  #view = new DataView(this.#buf.buffer);
   length = 0;
   #grow(n: number): number {
     if (this.length + n > this.#buf.length) {
       const next = new Uint8Array(Math.max(this.#buf.length * 2, this.length + n));
       next.set(this.#buf);
       this.#buf = next;
-      this.#view = new DataView(next.buffer);
     }
     const at = this.length;
     this.length += n;
     return at;
   }
+  /** A view of `n` new bytes at the end (taken after growing). */
+  #at(n: number): DataView {
+    const at = this.#grow(n);
+    return new DataView(this.#buf.buffer, at, n);
+  }
   u8(v: number): void {
-    this.#view.setUint8(this.#grow(1), v);
+    this.#at(1).setUint8(0, v);
   }
   u32(v: number): void {
-    this.#view.setUint32(this.#grow(4), v, true);
+    this.#at(4).setUint32(0, v, true);
   }
   u64(v: number | bigint): void {
-    this.#view.setBigUint64(this.#grow(8), BigInt(v), true);
+    this.#at(8).setBigUint64(0, BigInt(v), true);
   }
   scalar(type: GgufScalarType, v: string | number | boolean | bigint): void {
-    const at = (n: number) => this.#grow(n);
-    const view = () => this.#view;
     switch (type) {
       case "u8":
-        return view().setUint8(at(1), v as number);
+        return this.#at(1).setUint8(0, v as number);
       case "i8":
-        return view().setInt8(at(1), v as number);
+        return this.#at(1).setInt8(0, v as number);
       case "u16":
-        return view().setUint16(at(2), v as number, true);
+        return this.#at(2).setUint16(0, v as number, true);
       case "i16":
-        return view().setInt16(at(2), v as number, true);
+        return this.#at(2).setInt16(0, v as number, true);
       case "u32":
-        return view().setUint32(at(4), v as number, true);
+        return this.#at(4).setUint32(0, v as number, true);
       case "i32":
-        return view().setInt32(at(4), v as number, true);
+        return this.#at(4).setInt32(0, v as number, true);
       case "f32":
-        return view().setFloat32(at(4), v as number, true);
+        return this.#at(4).setFloat32(0, v as number, true);
       case "f64":
-        return view().setFloat64(at(8), v as number, true);
+        return this.#at(8).setFloat64(0, v as number, true);
       case "u64":
-        return view().setBigUint64(at(8), BigInt(v as bigint), true);
+        return this.#at(8).setBigUint64(0, BigInt(v as bigint), true);
       case "i64":
-        return view().setBigInt64(at(8), BigInt(v as bigint), true);
+        return this.#at(8).setBigInt64(0, BigInt(v as bigint), true);
       case "bool":
-        return view().setUint8(at(1), v ? 1 : 0);
+        return this.#at(1).setUint8(0, v ? 1 : 0);
       case "string":
         return this.string(v as string);
     }
@@ -102,7 +103,8 @@ class Bytes {
   string(s: string): void {
     const b = enc.encode(s);
     this.u64(b.length);
-    this.#buf.set(b, this.#grow(b.length));
+    const at = this.#grow(b.length);
+    this.#buf.set(b, at);
   }
   bytes(): Uint8Array {
     return this.#buf.subarray(0, this.length);
