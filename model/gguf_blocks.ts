@@ -37,7 +37,7 @@ export function ggmlBytes(type: GgmlType, count: number): number {
   return (count / blockSize) * typeSize;
 }
 
-function quantizeQ8_0(x: Float32Array, view: DataView, out: Uint8Array, b: number): void {
+function quantizeQ8_0(x: Float32Array, view: DataView, _out: Uint8Array, b: number): void {
   const s = b * 32;
   let amax = 0;
   for (let j = 0; j < 32; j++) amax = Math.max(amax, Math.abs(x[s + j]));
@@ -50,7 +50,6 @@ function quantizeQ8_0(x: Float32Array, view: DataView, out: Uint8Array, b: numbe
     // C's roundf: half away from zero.
     view.setInt8(o + 2 + j, Math.sign(v) * Math.round(Math.abs(v)));
   }
-  void out;
 }
 
 function quantizeQ4_0(x: Float32Array, view: DataView, out: Uint8Array, b: number): void {
