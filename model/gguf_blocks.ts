@@ -17,9 +17,9 @@
  * @example
  * ```ts
  * import { dequantizeBlocks, quantizeBlocks } from "./gguf_blocks.ts";
- * const x = Float32Array.from({ length: 32 }, (_, i) => i - 16);
+ * const x = Float32Array.from({ length: 32 }, (_, i) => 8 * i - 127);
  * const bytes = quantizeBlocks("Q8_0", x);
- * console.log(bytes.length, dequantizeBlocks("Q8_0", bytes, 32)[0]); // 34 -16
+ * console.log(bytes.length, dequantizeBlocks("Q8_0", bytes, 32)[0]); // 34 -127
  * ```
  * @module
  */

@@ -97,7 +97,11 @@ export function ggmlTypeName(id: number): GgmlType | undefined {
 
 /** A malformed or unsupported GGUF file; the message names the file and what is wrong. */
 export class GgufError extends Error {
-  /** @param file the file (or `<memory>`) @param message what is wrong and how to fix it */
+  /**
+   * An error about `file`.
+   * @param file the file (or `<memory>`)
+   * @param message what is wrong and how to fix it
+   */
   constructor(file: string, message: string) {
     super(`${file}: ${message}`);
     this.name = "GgufError";

@@ -10,7 +10,7 @@
  * const bytes = encodeGguf({ "general.architecture": { type: "string", value: "llama" } }, [
  *   { name: "w", dims: [32], type: "Q8_0", data: new Float32Array(32) },
  * ]);
- * console.log(new TextDecoder().decode(bytes.subarray(0, 4)), bytes.length); // GGUF 160
+ * console.log(new TextDecoder().decode(bytes.subarray(0, 4)), bytes.length); // GGUF 192
  * ```
  * @module
  */
