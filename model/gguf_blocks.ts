@@ -11,6 +11,8 @@
  * - Q4_1: d = (max − min) / 15, q = min(15, trunc((x − min) / d + 0.5));
  *   x ≈ d·q + min.
  *
+ * - Q4_K: see `model/gguf_q4_k.ts` (round-to-nearest scales, not ggml's search).
+ *
  * The scales are stored as f16; dequantization uses the stored f16 values.
  * A block of zeros gets d = 0 and codes that decode to 0.
  *
@@ -24,6 +26,7 @@
  * @module
  */
 import { GGML_TYPES, type GgmlType } from "./gguf_format.ts";
+import { dequantizeQ4K, quantizeQ4K } from "./gguf_q4_k.ts";
 
 /** The number of bytes `count` elements of `type` take (count a multiple of its block size). */
 export function ggmlBytes(type: GgmlType, count: number): number {
@@ -121,6 +124,8 @@ export function quantizeBlocks(type: GgmlType, x: Float32Array): Uint8Array {
     for (let i = 0; i < x.length; i++) view.setFloat32(i * 4, x[i], true);
   } else if (type === "F16") {
     for (let i = 0; i < x.length; i++) view.setFloat16(i * 2, x[i], true);
+  } else if (type === "Q4_K") {
+    out.set(quantizeQ4K(x));
   } else {
     const q = QUANTIZERS[type];
     for (let b = 0; b < x.length / 32; b++) q(x, view, out, b);
@@ -151,6 +156,8 @@ export function dequantizeBlocks(type: GgmlType, bytes: Uint8Array, count: numbe
     for (let i = 0; i < count; i++) y[i] = view.getFloat32(i * 4, true);
   } else if (type === "F16") {
     for (let i = 0; i < count; i++) y[i] = view.getFloat16(i * 2, true);
+  } else if (type === "Q4_K") {
+    y.set(dequantizeQ4K(bytes, count));
   } else if (type === "Q8_0") {
     for (let b = 0; b < count / 32; b++) {
       const d = view.getFloat16(b * 34, true);

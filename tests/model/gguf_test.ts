@@ -72,6 +72,21 @@ Deno.test("gguf blocks: Q8_0, Q4_0 and Q4_1 bytes equal ggml's structs built by 
   assertEquals(dequantizeBlocks("Q8_0", quantizeBlocks("Q8_0", x8), 32)[1], 3);
 });
 
+Deno.test("gguf blocks: Q4_K bytes equal block_q4_K built by hand from get_scale_min_k4", () => {
+  // sub-block j holds sc[j]·q − m[j] for q = l mod 16; the largest sc and m are 63, so d = dmin = 1.
+  const sc = [1, 2, 3, 4, 20, 33, 47, 63];
+  const m = [0, 1, 2, 3, 18, 40, 5, 63];
+  const x = Float32Array.from({ length: 256 }, (_, i) => sc[i >> 5] * (i % 16) - m[i >> 5]);
+  // scales[0..3] = sc[0..3] | (sc[4..7] >> 4) << 6; scales[4..7] = m[0..3] | (m[4..7] >> 4) << 6;
+  // scales[8..11] = (sc[4..7] & 15) | (m[4..7] & 15) << 4.
+  const scales = Uint8Array.from([65, 130, 131, 196, 64, 129, 2, 195, 36, 129, 95, 255]);
+  const qs = Uint8Array.from({ length: 128 }, (_, i) => (i % 16) * 17);
+  const bytes = quantizeBlocks("Q4_K", x);
+  assertEquals(bytes, spec([["f16", 1], ["f16", 1], scales, qs]));
+  assertEquals(dequantizeBlocks("Q4_K", bytes, 256), x);
+  assertThrows(() => quantizeBlocks("Q4_K", new Float32Array(128)), RangeError, "256");
+});
+
 Deno.test("gguf blocks: zeros stay zeros, one-row and error bounds hold, NaN is refused", () => {
   for (const t of ["F16", "Q8_0", "Q4_0", "Q4_1"] as const) {
     assertEquals(
@@ -197,7 +212,7 @@ Deno.test("gguf file: malformed files get a GgufError naming the problem", () =>
   const keyType = 24 + 8 + 1;
   assertThrows(() => parseGguf(edit(keyType, 13)), GgufError, "value type 13");
   const typeAt = keyType + 4 + 4 + 8 + 1 + 4 + 8;
-  assertThrows(() => parseGguf(edit(typeAt, 12)), GgufError, "ggml type 12");
+  assertThrows(() => parseGguf(edit(typeAt, 13)), GgufError, "ggml type 13");
   assertThrows(() => parseGguf(edit(typeAt + 4, 16)), GgufError, "not a multiple of the alignment");
   assertThrows(() => parseGguf(edit(typeAt - 8, 48)), GgufError, "block size 32");
   const two = encodeGguf({}, [
