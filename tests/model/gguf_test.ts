@@ -88,13 +88,13 @@ Deno.test("gguf blocks: Q4_K bytes equal block_q4_K built by hand from get_scale
 });
 
 Deno.test("gguf blocks: zeros stay zeros, one-row and error bounds hold, NaN is refused", () => {
-  for (const t of ["F16", "Q8_0", "Q4_0", "Q4_1"] as const) {
+  for (const t of ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K"] as const) {
     assertEquals(
-      dequantizeBlocks(t, quantizeBlocks(t, new Float32Array(64)), 64),
-      new Float32Array(64),
+      dequantizeBlocks(t, quantizeBlocks(t, new Float32Array(256)), 256),
+      new Float32Array(256),
     );
     assertThrows(
-      () => quantizeBlocks(t, new Float32Array(32).fill(NaN)),
+      () => quantizeBlocks(t, new Float32Array(256).fill(NaN)),
       RangeError,
       "element 0 is NaN",
     );
