@@ -12,6 +12,7 @@
  *   x ≈ d·q + min.
  *
  * - Q4_K: see `model/gguf_q4_k.ts` (round-to-nearest scales, not ggml's search).
+ * - TQ2_0: see `model/gguf_tq2_0.ts` (d = max|x|, t = round(x / d)).
  *
  * The scales are stored as f16; dequantization uses the stored f16 values.
  * A block of zeros gets d = 0 and codes that decode to 0.
@@ -27,6 +28,7 @@
  */
 import { GGML_TYPES, type GgmlType } from "./gguf_format.ts";
 import { dequantizeQ4K, quantizeQ4K } from "./gguf_q4_k.ts";
+import { dequantizeTq2_0, quantizeTq2_0 } from "./gguf_tq2_0.ts";
 
 /** The number of bytes `count` elements of `type` take (count a multiple of its block size). */
 export function ggmlBytes(type: GgmlType, count: number): number {
@@ -126,6 +128,8 @@ export function quantizeBlocks(type: GgmlType, x: Float32Array): Uint8Array {
     for (let i = 0; i < x.length; i++) view.setFloat16(i * 2, x[i], true);
   } else if (type === "Q4_K") {
     out.set(quantizeQ4K(x));
+  } else if (type === "TQ2_0") {
+    out.set(quantizeTq2_0(x));
   } else {
     const q = QUANTIZERS[type];
     for (let b = 0; b < x.length / 32; b++) q(x, view, out, b);
@@ -158,6 +162,8 @@ export function dequantizeBlocks(type: GgmlType, bytes: Uint8Array, count: numbe
     for (let i = 0; i < count; i++) y[i] = view.getFloat16(i * 2, true);
   } else if (type === "Q4_K") {
     y.set(dequantizeQ4K(bytes, count));
+  } else if (type === "TQ2_0") {
+    y.set(dequantizeTq2_0(bytes, count));
   } else if (type === "Q8_0") {
     for (let b = 0; b < count / 32; b++) {
       const d = view.getFloat16(b * 34, true);

@@ -68,7 +68,8 @@ export interface GgmlTypeInfo {
  * (x = d·q). Q4_0: f16 d, 16 bytes of nibbles, element j in the low nibble of
  * byte j and element j+16 in the high nibble (x = d·(q−8)). Q4_1: f16 d, f16
  * min m, the same nibbles (x = d·q + m). Q4_K: 256 weights with 6-bit
- * sub-block scales and mins (see `model/gguf_q4_k.ts`).
+ * sub-block scales and mins (see `model/gguf_q4_k.ts`). TQ2_0: 256 ternary
+ * weights in 2 bits each and an f16 scale (see `model/gguf_tq2_0.ts`).
  */
 export const GGML_TYPES = {
   F32: { id: 0, blockSize: 1, typeSize: 4 },
@@ -77,18 +78,27 @@ export const GGML_TYPES = {
   Q4_1: { id: 3, blockSize: 32, typeSize: 20 },
   Q8_0: { id: 8, blockSize: 32, typeSize: 34 },
   Q4_K: { id: 12, blockSize: 256, typeSize: 144 },
+  TQ2_0: { id: 35, blockSize: 256, typeSize: 66 },
 } as const satisfies Record<string, GgmlTypeInfo>;
 
 /** The name of a tensor type lowbit writes and reads. */
 export type GgmlType = keyof typeof GGML_TYPES;
 
-/** Every {@link GgmlType}, in the order F32, F16, Q8_0, Q4_0, Q4_1, Q4_K. */
-export const GGML_TYPE_NAMES: readonly GgmlType[] = ["F32", "F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K"];
+/** Every {@link GgmlType}, in the order F32, F16, Q8_0, Q4_0, Q4_1, Q4_K, TQ2_0. */
+export const GGML_TYPE_NAMES: readonly GgmlType[] = [
+  "F32",
+  "F16",
+  "Q8_0",
+  "Q4_0",
+  "Q4_1",
+  "Q4_K",
+  "TQ2_0",
+];
 
 /**
  * The `general.file_type` (llama.cpp's `llama_ftype`) of a model whose
  * matrices are all of one type: ALL_F32 0, MOSTLY_F16 1, MOSTLY_Q4_0 2,
- * MOSTLY_Q4_1 3, MOSTLY_Q8_0 7, MOSTLY_Q4_K_S 14.
+ * MOSTLY_Q4_1 3, MOSTLY_Q8_0 7, MOSTLY_Q4_K_S 14, MOSTLY_TQ2_0 37.
  */
 export const FILE_TYPES: Record<GgmlType, number> = {
   F32: 0,
@@ -97,6 +107,7 @@ export const FILE_TYPES: Record<GgmlType, number> = {
   Q4_1: 3,
   Q8_0: 7,
   Q4_K: 14,
+  TQ2_0: 37,
 };
 
 /** The name of the type with ggml id `id`, or undefined when lowbit does not handle it. */

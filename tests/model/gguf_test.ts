@@ -87,8 +87,22 @@ Deno.test("gguf blocks: Q4_K bytes equal block_q4_K built by hand from get_scale
   assertThrows(() => quantizeBlocks("Q4_K", new Float32Array(128)), RangeError, "256");
 });
 
+Deno.test("gguf blocks: TQ2_0 bytes equal block_tq2_0 built by hand", () => {
+  // t = +1, 0, −1, +1 for the four 32-weight groups n of each 128 (q = t + 1 in bits 2n..2n+1),
+  // so every byte is 2 | 1 << 2 | 0 << 4 | 2 << 6 = 134; d = max|x| = 1 follows the 64 bytes.
+  const x = Float32Array.from({ length: 256 }, (_, i) => [1, 0, -1, 1][(i % 128) >> 5]);
+  x[32] = 0.5; // half away from zero: t = 1, byte 0 gets q = 2 at n = 1 → 138
+  x[65] = -0.49; // t = 0, byte 1 gets q = 1 at n = 2 → 150
+  const qs = new Uint8Array(64).fill(134);
+  qs[0] = 138;
+  qs[1] = 150;
+  assertEquals(quantizeBlocks("TQ2_0", x), spec([qs, ["f16", 1]]));
+  const y = dequantizeBlocks("TQ2_0", quantizeBlocks("TQ2_0", x), 256);
+  assertEquals([y[0], y[32], y[64], y[65], y[96]], [1, 1, -1, 0, 1]);
+});
+
 Deno.test("gguf blocks: zeros stay zeros, one-row and error bounds hold, NaN is refused", () => {
-  for (const t of ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K"] as const) {
+  for (const t of ["F16", "Q8_0", "Q4_0", "Q4_1", "Q4_K", "TQ2_0"] as const) {
     assertEquals(
       dequantizeBlocks(t, quantizeBlocks(t, new Float32Array(256)), 256),
       new Float32Array(256),
