@@ -12,10 +12,16 @@
  * `LlamaModel.permute`, with the KV head count for k). {@link permuteRope}
  * does the same, {@link unpermuteRope} undoes it on import.
  *
- * Tokenizer: the embedded byte-level model's 256 ids are bytes, written as a
- * SentencePiece (`tokenizer.ggml.model = "llama"`) vocabulary of 256 byte
- * tokens `<0x00>` … `<0xFF>` of token type 6 (BYTE); llama.cpp maps every
- * byte to its `<0xXX>` token, so id = byte, as in lowbit's `ByteTokenizer`.
+ * Tokenizer: the embedded byte-level model's 256 ids are bytes. The simplest
+ * vocabulary llama.cpp maps byte for byte is a byte-level BPE
+ * (`tokenizer.ggml.model = "gpt2"`, pre-tokenizer `default`) with no merges:
+ * token i is byte i written as GPT-2's `bytes_to_unicode` character, so
+ * llama.cpp's tokenizer gives id = byte and detokenizes exactly, as lowbit's
+ * `ByteTokenizer` does. (A SentencePiece vocabulary of `<0xXX>` byte tokens
+ * also loads, but SentencePiece rewrites spaces as U+2581 before falling back
+ * to bytes, so " " would become three tokens.) There is no BOS/EOS: llama.cpp
+ * keeps its gpt2 default id 11 (byte 0x0B) as EOS and warns that it is not
+ * an end-of-generation token.
  *
  * @example
  * ```ts
@@ -132,8 +138,25 @@ export function unpermuteRope(w: Float32Array, heads: number, cols: number): Flo
 }
 
 /**
+ * GPT-2's `bytes_to_unicode`: printable Latin-1 bytes (! … ~, ¡ … ¬, ® … ÿ)
+ * stand for themselves, the other 68 bytes for U+0100 onwards, in byte order.
+ *
+ * @example
+ * ```ts
+ * import { byteLevelTokens } from "./gguf_llama.ts";
+ * const t = byteLevelTokens();
+ * console.log(t[65], t[32], t[10]); // A Ġ Ċ
+ * ```
+ */
+export function byteLevelTokens(): string[] {
+  const printable = (b: number) => (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || b >= 174;
+  let next = 256;
+  return Array.from({ length: 256 }, (_, b) => String.fromCodePoint(printable(b) ? b : next++));
+}
+
+/**
  * The GGUF metadata of a Llama model: architecture, hyperparameters and the
- * 256-byte SentencePiece vocabulary (see the module doc). Only byte-level
+ * 256-token byte-level BPE vocabulary (see the module doc). Only byte-level
  * models (vocab_size 256) get a tokenizer; others need their own.
  *
  * @example
@@ -166,10 +189,7 @@ export function llamaGgufMetadata(
   }
   const u32 = (value: number) => ({ type: "u32" as const, value });
   const f32 = (value: number) => ({ type: "f32" as const, value });
-  const bytes = Array.from(
-    { length: 256 },
-    (_, i) => `<0x${i.toString(16).toUpperCase().padStart(2, "0")}>`,
-  );
+  const bytes = byteLevelTokens();
   return {
     "general.architecture": { type: "string", value: "llama" },
     "general.name": { type: "string", value: name },
@@ -187,10 +207,11 @@ export function llamaGgufMetadata(
     "llama.rope.dimension_count": u32(config.headDim),
     "llama.rope.freq_base": f32(config.ropeTheta),
     "llama.attention.layer_norm_rms_epsilon": f32(config.rmsNormEps),
-    "tokenizer.ggml.model": { type: "string", value: "llama" },
+    "tokenizer.ggml.model": { type: "string", value: "gpt2" },
+    "tokenizer.ggml.pre": { type: "string", value: "default" },
     "tokenizer.ggml.tokens": { type: "array", itemType: "string", value: bytes },
-    "tokenizer.ggml.scores": { type: "array", itemType: "f32", value: new Array(256).fill(0) },
-    "tokenizer.ggml.token_type": { type: "array", itemType: "i32", value: new Array(256).fill(6) },
+    "tokenizer.ggml.token_type": { type: "array", itemType: "i32", value: new Array(256).fill(1) },
+    "tokenizer.ggml.merges": { type: "array", itemType: "string", value: [] },
     "tokenizer.ggml.add_bos_token": { type: "bool", value: false },
     "tokenizer.ggml.add_eos_token": { type: "bool", value: false },
   };

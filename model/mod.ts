@@ -130,6 +130,7 @@ export { dequantizeBlocks, ggmlBytes, quantizeBlocks } from "./gguf_blocks.ts";
 export { encodeGguf, type GgufMetadata, type GgufTensorInput, writeGguf } from "./gguf_write.ts";
 export { type GgufFile, type GgufTensorInfo, parseGguf, readGguf } from "./gguf_read.ts";
 export {
+  byteLevelTokens,
   exportGguf,
   type ExportGgufOptions,
   ggufName,

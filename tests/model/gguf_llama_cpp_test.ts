@@ -58,6 +58,10 @@ async function llamaCppLogProbs(
 ): Promise<Float64Array[]> {
   const model = await llama.loadModel({ modelPath: path });
   try {
+    // the byte-level vocabulary: llama.cpp's own tokenizer gives id = byte, and back
+    const text = new TextDecoder().decode(Uint8Array.from(ids));
+    assertEquals([...model.tokenize(text)], ids);
+    assertEquals(model.detokenize(ids as Token[]), text);
     const ctx = await model.createContext({
       contextSize: 128,
       batchSize: 128,
