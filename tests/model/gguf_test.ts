@@ -4,7 +4,7 @@
  * quantizers, metadata round trips, malformed files, and the Llama mapping.
  * No GPU needed. llama.cpp itself reads the files in gguf_llama_cpp_test.ts.
  */
-import { assert, assertEquals, assertThrows } from "@std/assert";
+import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { dequantizeBlocks, quantizeBlocks } from "../../model/gguf_blocks.ts";
 import { GgufError } from "../../model/gguf_format.ts";
 import { ggufToLlama } from "../../model/gguf_import.ts";
@@ -281,4 +281,32 @@ Deno.test("gguf llama: names and the RoPE permutation invert; an F32 export impo
   );
   await Deno.remove(path);
   await Deno.remove(q4);
+});
+
+Deno.test("gguf llama: clear errors for a wrong architecture, a missing tensor, a bad block fit", async () => {
+  const notLlama = parseGguf(
+    encodeGguf({ "general.architecture": { type: "string", value: "gpt2" } }, []),
+  );
+  assertThrows(() => ggufToLlama(notLlama), GgufError, 'not "llama"');
+  const path = (await Deno.makeTempDir()) + "/tiny.gguf";
+  await exportGguf("data/tiny", path, { type: "F16" });
+  const full = await readGguf(path);
+  const meta = Object.fromEntries(full.metadata);
+  const tensors = full.tensors
+    .filter((t) => t.name !== "blk.2.ffn_up.weight")
+    .map((t) => ({ name: t.name, dims: t.dims, type: t.type, data: full.read(t.name) }));
+  assertThrows(
+    () => ggufToLlama(parseGguf(encodeGguf(meta, tensors))),
+    GgufError,
+    "lacks the tensor for model.layers.2.mlp.up_proj.weight",
+  );
+  // data/tiny's rows of 128 do not fill Q4_K's blocks of 256: refused, nothing written
+  const q4k = path.replace("tiny.gguf", "q4k.gguf");
+  await assertRejects(
+    () => exportGguf("data/tiny", q4k, { type: "Q4_K" }),
+    RangeError,
+    "block size 256",
+  );
+  await assertRejects(() => Deno.stat(q4k), Deno.errors.NotFound);
+  await Deno.remove(path);
 });
