@@ -2,7 +2,7 @@
  * Real models: safetensors checkpoints (single and sharded), the HF config of
  * the Llama family, tokenizers, the `Linear` interface, the Llama forward pass
  * and its topology, loading, generation with a key/value cache, evaluation
- * (perplexity, KL, top-1) and calibration capture.
+ * (perplexity, KL, top-1), calibration capture, and GGUF export/import for llama.cpp.
  *
  * @example
  * ```ts
@@ -111,3 +111,32 @@ export { decoderLayerSteps, type LayerParts, type LayerStepOptions } from "./dec
 export { KVCache, type KVCacheConfig, type KVCacheOptions } from "./kv_cache.ts";
 export { checkSampleOptions, type SampleOptions, sampleToken } from "./sampling.ts";
 export { generate, type GenerateOptions, type GenerateResult } from "./generate.ts";
+export {
+  FILE_TYPES,
+  GGML_TYPE_NAMES,
+  GGML_TYPES,
+  type GgmlType,
+  type GgmlTypeInfo,
+  ggmlTypeName,
+  GGUF_DEFAULT_ALIGNMENT,
+  GGUF_MAGIC,
+  GGUF_VALUE_TYPES,
+  GGUF_VERSION,
+  GgufError,
+  type GgufScalarType,
+  type GgufValue,
+} from "./gguf_format.ts";
+export { dequantizeBlocks, ggmlBytes, quantizeBlocks } from "./gguf_blocks.ts";
+export { encodeGguf, type GgufMetadata, type GgufTensorInput, writeGguf } from "./gguf_write.ts";
+export { type GgufFile, type GgufTensorInfo, parseGguf, readGguf } from "./gguf_read.ts";
+export {
+  byteLevelTokens,
+  exportGguf,
+  type ExportGgufOptions,
+  ggufName,
+  hfName,
+  llamaGgufMetadata,
+  permuteRope,
+  unpermuteRope,
+} from "./gguf_llama.ts";
+export { type GgufLlama, ggufToLlama, loadGgufModel, type LoadGgufOptions } from "./gguf_import.ts";

@@ -2,7 +2,9 @@
 # Installs what lowbit needs on a Debian machine and is missing: Deno (from npm),
 # Jupyter (nbconvert, nbclient, jupyter-client), Mesa's lavapipe (a CPU Vulkan
 # adapter for machines without a GPU) and Chromium (for the notebook browser
-# test); then the npm packages and the Deno Jupyter kernel. Safe to run twice.
+# test); then the npm packages (among them node-llama-cpp, pinned in deno.json,
+# whose prebuilt CPU binary the GGUF test loads) and the Deno Jupyter kernel.
+# Safe to run twice.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export DEBIAN_FRONTEND=noninteractive
