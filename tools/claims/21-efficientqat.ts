@@ -20,13 +20,13 @@ import { evaluateSlices } from "./_eval.ts";
 /** Calibration seeds; each draws its own windows of train.txt. */
 export const SEEDS = [0, 1, 2];
 /** Calibration windows × tokens per window. */
-export const CALIBRATION = { n: 4, seqLen: 128 };
+export const CALIBRATION = { n: 2, seqLen: 128 };
 /** Characters of valid.txt evaluated per run, the check slice, and the window. */
-export const EVAL_CHARS = 4096, CHECK_CHARS = 1024, SEQ_LEN = 256;
+export const EVAL_CHARS = 1024, CHECK_CHARS = 1024, SEQ_LEN = 256;
 /** Weight bits and group size (asymmetric integers, f16 steps). */
 export const BITS = 2, GROUP = 64;
 /** EfficientQAT's schedule in the sweep: steps per block, E2E-QP steps, learning rates. */
-export const SCHEDULE = { blockSteps: 10, e2eSteps: 5, weightLr: 1e-3, quantLr: 1e-3, e2eLr: 2e-4 };
+export const SCHEDULE = { blockSteps: 8, e2eSteps: 4, weightLr: 1e-3, quantLr: 1e-3, e2eLr: 2e-4 };
 /** The live configuration (one small window set, a few steps). */
 export const LIVE = {
   calibration: { n: 1, seqLen: 64 },
