@@ -47,7 +47,7 @@
  * ```
  * @module
  */
-import { Tensor } from "../../kernels/tensor.ts";
+import type { Tensor } from "../../kernels/tensor.ts";
 import { noGrad, valueAndGrad } from "../../kernels/autograd.ts";
 import { mul, sub } from "../../kernels/ops/elementwise.ts";
 import { meanAll } from "../../kernels/ops/reduce_all.ts";
