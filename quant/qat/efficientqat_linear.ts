@@ -93,11 +93,11 @@ function groupViews(op: string, w: Tensor, perGroup: Tensor, what: string): [num
  * import { initGPU, Tensor } from "../../mod.ts";
  * import { efficientQuant } from "./efficientqat_linear.ts";
  * await initGPU();
- * using w = Tensor.fromArray([[1, -7]]);
+ * using w = Tensor.fromArray([[3, -7]]);
  * using s = Tensor.fromArray([[2]]);
  * using z = Tensor.fromArray([[1]]);
  * using wq = efficientQuant(w, s, z, { bits: 2 }); // codes 0 … 3, values −2 … 4
- * console.log(await wq.data()); // Float32Array [2, -2]
+ * console.log(await wq.data()); // Float32Array [4, -2]
  * ```
  */
 export function efficientQuant(
