@@ -128,6 +128,12 @@ export {
   type NormTweakingOptions,
   tweakScales,
 } from "./norm_tweaking.ts";
+export {
+  EFFICIENTQAT,
+  efficientQat,
+  type EfficientQatDetails,
+  type EfficientQatOptions,
+} from "./efficientqat.ts";
 
 export {
   type CalibratedOptions,
