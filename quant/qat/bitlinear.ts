@@ -31,7 +31,10 @@
  *   `quant/formats/ternary.ts`; the two may differ in the last bit). The
  *   absmedian γ is the k-th smallest |W| with k = ⌈n/2⌉ (the lower middle for
  *   even n, where `ternaryGamma` averages the two middle values), found by
- *   bisection on the GPU so that a training step needs no read-back.
+ *   a bracket search on the GPU so that a training step needs no read-back:
+ *   5 rounds that split [0, max|W|] 16 ways (width max|W| · 2⁻²⁰), then the
+ *   largest |w| at most the bracket's top (the k-th value itself unless
+ *   another |w| lies within max|W| · 2⁻²⁰ above it).
  * - Activations are rounded to {−127, …, 127} (symmetric int8); the paper's
  *   clamp to [−128, 127] never reaches −128 with the absmax scale either.
  *
@@ -53,7 +56,8 @@ import { customGrad, noGrad } from "../../kernels/autograd.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
 import { binary, cast, clamp, mul, unary, where } from "../../kernels/ops/elementwise.ts";
 import { contiguous } from "../../kernels/ops/layout.ts";
-import { maxAll, meanAll, sumAll } from "../../kernels/ops/reduce_all.ts";
+import { maxAll, meanAll, minAll } from "../../kernels/ops/reduce_all.ts";
+import { sum } from "../../kernels/ops/reduce.ts";
 import { createPackedWeight, type PackedWeight } from "../../kernels/lowbit/layout.ts";
 import { lowbitMatmul } from "../../kernels/lowbit/kernel.ts";
 import { TERNARY } from "../../kernels/lowbit/ternary.ts";
@@ -73,6 +77,9 @@ export interface BitLinearOptions {
   activationBits?: number;
 }
 
+/** The absmedian search: `SEARCH_ROUNDS` rounds, each splitting the bracket into `SEARCH_WAYS`. */
+const SEARCH_WAYS = 16, SEARCH_ROUNDS = 5;
+
 /** γ of |W| on the GPU, `[1]` f32 (see the module doc for the absmedian rule). */
 function gammaOf(w: Tensor, scale: TernaryScale, eps: number): Tensor {
   using a = unary("abs", w);
@@ -80,20 +87,28 @@ function gammaOf(w: Tensor, scale: TernaryScale, eps: number): Tensor {
     using m = meanAll(a);
     return binary("max", m, eps);
   }
-  // the k-th smallest |w|: the least t with #{|w| ≤ t} ≥ k, by bisection on [0, max]
+  // the k-th smallest |w|: the least t with #{|w| ≤ t} ≥ k. Invariant: #{|w| ≤ hi} ≥ k and
+  // (when lo > 0) #{|w| ≤ lo} < k; each round counts below SEARCH_WAYS thresholds at once
   const k = Math.ceil(a.size / 2);
+  using col = a.reshape([a.size, 1]);
+  const fr = Float32Array.from({ length: SEARCH_WAYS }, (_, j) => (j + 1) / SEARCH_WAYS);
+  using fractions = Tensor.fromArray(fr, [1, SEARCH_WAYS]);
+  using inf = Tensor.fromArray([Infinity]);
   let lo = Tensor.zeros([1]);
   let hi = maxAll(a);
   try {
-    for (let i = 0; i < 30; i++) {
-      using sum = binary("add", lo, hi);
-      using mid = mul(sum, 0.5);
-      using le = binary("le", a, mid);
+    for (let i = 0; i < SEARCH_ROUNDS; i++) {
+      using width = binary("sub", hi, lo);
+      using step = mul(width, fractions);
+      using t = binary("add", lo, step); // [1, ways], its last entry is hi
+      using le = binary("le", col, t);
       using lef = cast(le, "f32");
-      using count = sumAll(lef);
+      using count = sum(lef, 0);
       using enough = binary("ge", count, k);
-      const nextHi = where(enough, mid, hi);
-      const nextLo = where(enough, lo, mid);
+      using above = where(enough, t, inf);
+      using below = where(enough, lo, t);
+      const nextHi = minAll(above);
+      const nextLo = maxAll(below);
       lo.dispose();
       hi.dispose();
       lo = nextLo;
@@ -102,8 +117,8 @@ function gammaOf(w: Tensor, scale: TernaryScale, eps: number): Tensor {
     // snap to the largest |w| ≤ hi: an element of W
     using le = binary("le", a, hi);
     using zero = Tensor.zeros([1]);
-    using below = where(le, a, zero);
-    using m = maxAll(below);
+    using kept = where(le, a, zero);
+    using m = maxAll(kept);
     return binary("max", m, eps);
   } finally {
     lo.dispose();
@@ -139,7 +154,9 @@ export function ternaryWeightSte(w: Tensor, options: BitLinearOptions = {}): Ten
   const scale = options.scale ?? "absmean";
   const eps = options.eps ?? 1e-5;
   if (scale !== "absmean" && scale !== "absmedian") {
-    throw new RangeError(`ternaryWeightSte: scale must be "absmean" or "absmedian", got "${scale}"`);
+    throw new RangeError(
+      `ternaryWeightSte: scale must be "absmean" or "absmedian", got "${scale}"`,
+    );
   }
   if (!(eps > 0)) throw new RangeError(`ternaryWeightSte: eps must be > 0, got ${eps}`);
   if (w.dtype !== "f32") throw new TypeError(`ternaryWeightSte: ${w} must be f32`);
@@ -212,7 +229,9 @@ export class BitLinear implements Linear {
    * ```
    */
   static create(weight: Tensor, options: BitLinearOptions = {}): BitLinear {
-    if (weight.rank !== 2) throw new RangeError(`BitLinear: weight ${weight} must be 2-D [out, in]`);
+    if (weight.rank !== 2) {
+      throw new RangeError(`BitLinear: weight ${weight} must be 2-D [out, in]`);
+    }
     if (weight.dtype !== "f32" && weight.dtype !== "f16") {
       throw new TypeError(`BitLinear: weight ${weight} must be f32 or f16`);
     }
@@ -224,7 +243,9 @@ export class BitLinear implements Linear {
     if (!(eps > 0)) throw new RangeError(`BitLinear: eps must be > 0, got ${eps}`);
     const bits = options.activationBits ?? 8;
     if (bits !== 0 && !(Number.isInteger(bits) && bits >= 2 && bits <= 8)) {
-      throw new RangeError(`BitLinear: activationBits must be 0 or an integer in 2..8, got ${bits}`);
+      throw new RangeError(
+        `BitLinear: activationBits must be 0 or an integer in 2..8, got ${bits}`,
+      );
     }
     const w = noGrad(() => (weight.dtype === "f32" ? contiguous(weight) : cast(weight, "f32")));
     return new BitLinear(w, { scale, eps, activationBits: bits });
@@ -313,7 +334,9 @@ export class BitLinear implements Linear {
 
   /** `BitLinear(in → out, absmean, A8)`. */
   toString(): string {
-    return `BitLinear(${this.inFeatures} → ${this.outFeatures}, ${this.#scale}, A${this.#bits || 32})`;
+    return `BitLinear(${this.inFeatures} → ${this.outFeatures}, ${this.#scale}, A${
+      this.#bits || 32
+    })`;
   }
 }
 
