@@ -58,14 +58,14 @@ import { binary, cast, clamp, mul, unary, where } from "../../kernels/ops/elemen
 import { contiguous } from "../../kernels/ops/layout.ts";
 import { maxAll, meanAll, minAll } from "../../kernels/ops/reduce_all.ts";
 import { sum } from "../../kernels/ops/reduce.ts";
-import { createPackedWeight, type PackedWeight } from "../../kernels/lowbit/layout.ts";
+import { createPackedWeight, type PackedWeight, packWeights } from "../../kernels/lowbit/layout.ts";
 import { lowbitMatmul } from "../../kernels/lowbit/kernel.ts";
 import { TERNARY } from "../../kernels/lowbit/ternary.ts";
 import type { Linear } from "../../model/linear.ts";
 import type { TernaryScale } from "../formats/ternary.ts";
 import { int, ternary } from "../quantizer.ts";
 import { perTokenQuantize } from "../activation.ts";
-import { quantize, type QuantizedWeight } from "../weight.ts";
+import { QuantizedWeight } from "../weight.ts";
 
 /** Options of {@link ternaryWeightSte} and {@link BitLinear.create}. */
 export interface BitLinearOptions {
@@ -295,15 +295,37 @@ export class BitLinear implements Linear {
   }
 
   /**
-   * The ternary codes of the current weight as a `QuantizedWeight` (γ
-   * recomputed in f64 by `quant/formats/ternary.ts`).
+   * The ternary codes of the current weight as a `QuantizedWeight`, with
+   * the γ the forward uses (computed on the GPU as in training, so the packed
+   * layer computes with exactly the codes and scale the network was trained
+   * with; `quant/formats/ternary.ts` would recompute γ in f64, and for
+   * absmedian average the two middle values of an even count).
    */
   async quantizedWeight(): Promise<QuantizedWeight> {
-    return await quantize(
-      ternary({ median: this.#scale === "absmedian" }),
-      this.#live(),
-      { name: "BitLinear weight" },
-    );
+    const w = this.#live();
+    const values = noGrad(() => {
+      using g = gammaOf(w, this.#scale, this.#eps);
+      using q = ternaryFakeQuant(w, this.#scale, this.#eps);
+      return [g.share(), q.share()];
+    });
+    using g = values[0];
+    using q = values[1];
+    const gamma = (await g.data())[0];
+    const v = await q.data();
+    // code of ±γ, 0: 2-bit two's complement (1 → +1, 3 → −1)
+    const codes = Uint8Array.from(v, (x) => (x > 0 ? 1 : x < 0 ? 3 : 0));
+    if (!(gamma > 0) || v.some(Number.isNaN)) {
+      throw new RangeError(`BitLinear: the weight ${w} holds NaN; it cannot be packed`);
+    }
+    const shape = [this.outFeatures, this.inFeatures] as const;
+    return new QuantizedWeight({
+      quantizer: ternary({ median: this.#scale === "absmedian" }),
+      shape,
+      groupSize: shape[1],
+      codes: packWeights(codes, shape, "int2"),
+      scales: new Float32Array(shape[0]).fill(gamma), // the one scale, once per row
+      name: "BitLinear weight",
+    });
   }
 
   /**
