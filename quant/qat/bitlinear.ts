@@ -47,7 +47,7 @@
  * using layer = BitLinear.create(w);
  * using x = Tensor.fromArray([[1, -1, 1]]); // exact in 8 bits (absmax 1 → ±127)
  * using y = layer.forward(x); // W̃ = [[0.55, −0.55, 0], [0.55, 0, 0]]
- * console.log(await y.data()); // Float32Array [1.1, 0.55]
+ * console.log(await y.data()); // Float32Array [1.1000001, 0.5500001]
  * ```
  * @module
  */
@@ -378,7 +378,7 @@ export class BitLinear implements Linear {
  * using packed = await layer.pack();
  * using x = Tensor.fromArray([[1, -1, 1]]);
  * using y = packed.forward(x);
- * console.log(packed.bitsPerWeight, await y.data()); // 7.333333333333333 Float32Array [1.1, 0.55]
+ * console.log(packed.bitsPerWeight, await y.data()); // 7.333333333333333 Float32Array [1.1000001, 0.5500001]
  * ```
  */
 export class PackedBitLinear implements Linear {

@@ -18,7 +18,7 @@
  * await initGPU();
  * using model = randomLlama({}, { std: 0.1 });
  * const bitnet = toBitNet(model);
- * console.log(bitnet.layers.size, bitnet.parameters().size); // 7 12
+ * console.log(bitnet.layers.size, bitnet.parameters().size); // 7 11
  * await packBitNet(model);
  * console.log(model.getLinear("layers.0.mlp.up_proj").bitsPerWeight); // 2.015625
  * ```
