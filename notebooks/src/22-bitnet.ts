@@ -231,7 +231,9 @@ card;
 - QAT against full precision: ${say("qat-vs-fp")};
 - absmedian against absmean: ${say("absmedian-vs-absmean")}.
 
-Packed for the ternary kernel, the BitNet models' perplexity moves by at most ${packedGap.toExponential(2)}. The models here are
+The spread of the float runs over batch orders alone is ± ${std(values("fp")).toFixed(3)}; at this budget (${T.steps} steps,
+${S.evaluation.chars} evaluation bytes) ${card.records.filter((x) => x.outcome === "inconclusive").length} of the ${card.records.length} claims are within the noise. Packed for the ternary kernel, the BitNet models' perplexity
+moves by at most ${packedGap.toExponential(2)}. The models here are
 tiny (2 layers, hidden 32) and trained for ${T.steps} steps on a CPU; the embeddings and head, which stay in float, hold most of
 their parameters, so these numbers describe this scale only, not the paper's 700M–3B models.`);
 }
