@@ -38,6 +38,8 @@
  * - Activations are rounded to {−127, …, 127} (symmetric int8); the paper's
  *   clamp to [−128, 127] never reaches −128 with the absmax scale either.
  *
+ * Reference: `tests/reference/bitnet.ts`.
+ *
  * @example
  * ```ts
  * import { initGPU, Tensor } from "../../mod.ts";
