@@ -34,3 +34,6 @@ export { QatLinear } from "./qat_linear.ts";
 export type { ActivationQat, QatLinearOptions, WeightQat } from "./qat_linear.ts";
 export { applyGrid, quantGrid } from "../quantize.ts";
 export type { QuantGrid } from "../quantize.ts";
+export { absmaxActivationSte, BitLinear, PackedBitLinear, ternaryWeightSte } from "./bitlinear.ts";
+export type { BitLinearOptions } from "./bitlinear.ts";
+export { type BitNetModel, packBitNet, toBitNet } from "./bitnet.ts";
