@@ -25,6 +25,7 @@ import { NORM_TWEAKING } from "./norm_tweaking.ts";
 import { LLM_FP4 } from "./llm_fp4.ts";
 import { CROSSQUANT } from "./crossquant.ts";
 import { LAYERWISE_IP } from "./layerwise_ip.ts";
+import { ONEBIT } from "./onebit.ts";
 
 let registry: Map<string, QuantMethod> | undefined;
 
@@ -46,6 +47,7 @@ export function methodRegistry(): Map<string, QuantMethod> {
       LLM_FP4,
       CROSSQUANT,
       LAYERWISE_IP,
+      ONEBIT,
     ].map((m) => [m.name, m]),
   );
   return registry;
