@@ -34,3 +34,7 @@ export { QatLinear } from "./qat_linear.ts";
 export type { ActivationQat, QatLinearOptions, WeightQat } from "./qat_linear.ts";
 export { applyGrid, quantGrid } from "../quantize.ts";
 export type { QuantGrid } from "../quantize.ts";
+export { OneBitLinear, signSte } from "./onebit_linear.ts";
+export type { OneBitLinearOptions } from "./onebit_linear.ts";
+export { distillOneBit, exportOneBit, oneBitParameters, oneBitStudent } from "./onebit_distill.ts";
+export type { DistillOptions } from "./onebit_distill.ts";
