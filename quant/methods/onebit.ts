@@ -43,7 +43,7 @@
 import { Tensor } from "../../kernels/tensor.ts";
 import { packWeights } from "../../kernels/lowbit/layout.ts";
 import { binary, type Quantizer } from "../quantizer.ts";
-import { QuantLinear, withParts, type WeightedLinear } from "../linear.ts";
+import { QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
 import { QuantizedWeight } from "../weight.ts";
 import { type LayerMethod, quantizeModel } from "../model.ts";
 import type { LlamaModel } from "../../model/llama.ts";
@@ -112,7 +112,7 @@ export function svid(
     let n = 0;
     for (const t of x) n += t * t;
     n = Math.sqrt(n);
-    if (n > 0) for (let i = 0; i < x.length; i++) x[i] /= n;
+    if (n > 0) { for (let i = 0; i < x.length; i++) x[i] /= n; }
     return n;
   };
   if (normalize(v) > 0) {

@@ -59,7 +59,9 @@ export async function oneBitStudent(
     if (options.skip?.includes(name)) continue;
     const w = (lin as { weight?: Tensor }).weight;
     if (!(w instanceof Tensor)) {
-      throw new TypeError(`oneBitStudent: layer ${name} (${lin}) has no float weight to start from`);
+      throw new TypeError(
+        `oneBitStudent: layer ${name} (${lin}) has no float weight to start from`,
+      );
     }
     const bias = (lin as { bias?: Tensor }).bias;
     model.setLinear(name, await OneBitLinear.create(w, { bias }));
@@ -76,7 +78,9 @@ export function oneBitParameters(model: LlamaModel): Map<string, Tensor> {
     for (const [p, t] of lin.parameters()) out.set(`${name}.${p}`, t);
   }
   if (out.size === 0) {
-    throw new RangeError("oneBitParameters: the model has no OneBitLinear; call oneBitStudent first");
+    throw new RangeError(
+      "oneBitParameters: the model has no OneBitLinear; call oneBitStudent first",
+    );
   }
   return out;
 }

@@ -160,7 +160,9 @@ export class OneBitLinear implements Linear {
     for (let i = 0; i < w.length; i++) {
       if (Number.isNaN(w[i])) {
         throw new RangeError(
-          `OneBitLinear.toQuantLinear: latent weight element [${Math.floor(i / this.inFeatures)}, ` +
+          `OneBitLinear.toQuantLinear: latent weight element [${
+            Math.floor(i / this.inFeatures)
+          }, ` +
             `${i % this.inFeatures}] is NaN; the training diverged (lower the learning rate)`,
         );
       }
