@@ -43,7 +43,7 @@
 import { Tensor } from "../../kernels/tensor.ts";
 import { packWeights } from "../../kernels/lowbit/layout.ts";
 import { binary, type Quantizer } from "../quantizer.ts";
-import { QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
+import { type QuantLinear, type WeightedLinear, withParts } from "../linear.ts";
 import { QuantizedWeight } from "../weight.ts";
 import { type LayerMethod, quantizeModel } from "../model.ts";
 import type { LlamaModel } from "../../model/llama.ts";

@@ -3,7 +3,8 @@
  * linear layer of the embedded tiny model (lm_head stays float).
  * - sign × row mean |W| (binary per output channel, f16 scale: XNOR-Net's
  *   rule per row, the paper's "sign × row mean" baseline), data-free;
- * - GPTQ with the same binary per-channel quantizer (calibration seed);
+ * - at no fewer bits than OneBit (1 + 16/64 = 1.25 ≥ 1.198): sign × mean |w|
+ *   per group of 64 columns, rounded to nearest and by GPTQ (calibration seed);
  * - OneBit, SVID initialisation only (data-free);
  * - OneBit, SVID + knowledge distillation (training seed: window draw).
  * Writes `data/claims/23-onebit.json`.
@@ -30,6 +31,8 @@ export const LIVE_STEPS = 2;
 export const EVAL_CHARS = 2048, CHECK_CHARS = 1024, SEQ_LEN = 256;
 /** The baselines' quantizer: binary, one f16 mean |w| per output channel. */
 export const BINARY_ROW = lb.binary({ per: "channel", scale: "f16" });
+/** The equal-bits baselines' quantizer: binary, one f16 mean |w| per group of 64 columns. */
+export const BINARY_G64 = lb.binary({ group: 64, scale: "f16" });
 
 const root = new URL("../../", import.meta.url);
 const path = (p: string) => new URL(p, root).pathname;
@@ -78,7 +81,7 @@ if (import.meta.main) {
       seqLen: SEQ_LEN,
       checkChars: CHECK_CHARS,
     },
-    baseline: "binary per output channel, f16 scale = mean |w| of the row",
+    baselines: "binary, f16 scale = mean |w| per output channel (row) or per group of 64",
   };
   const runs: Record<string, unknown>[] = [];
   const t0 = performance.now();
@@ -116,6 +119,16 @@ if (import.meta.main) {
   }
   {
     using model = await lb.loadModel(path("data/tiny"));
+    const r = await lb.methods.rtn(model, BINARY_G64);
+    await log({
+      method: "sign-g64",
+      seed: null,
+      bitsPerWeight: r.bitsPerWeight,
+      ...await evaluate(model, text),
+    });
+  }
+  {
+    using model = await lb.loadModel(path("data/tiny"));
     const r = await lb.methods.onebit(model);
     await log({
       method: "onebit-svid",
@@ -129,11 +142,11 @@ if (import.meta.main) {
     const sequences = lb.calibrationSequences(trainText, { ...CALIBRATION, seed });
     const r = await lb.quantizeModel(model, {
       method: "gptq",
-      quantizer: BINARY_ROW,
+      quantizer: BINARY_G64,
       calibration: { sequences },
     });
     await log({
-      method: "gptq-binary",
+      method: "gptq-g64",
       seed,
       bitsPerWeight: r.bitsPerWeight,
       ...await evaluate(model, text),
