@@ -35,8 +35,8 @@
  * import { onebit } from "./onebit.ts";
  * await initGPU();
  * using model = await loadModel();
- * const r = await onebit(model); // quantizeModel(model, { method: "onebit", quantizer: ONEBIT_QUANTIZER })
- * console.log(r.layers.length, r.bitsPerWeight.toFixed(3)); // 28 1.167
+ * const r = await onebit(model); // = quantizeModel(model, { method: "onebit", quantizer: ONEBIT_QUANTIZER })
+ * console.log(r.layers.length, r.bitsPerWeight.toFixed(3)); // 28 1.198
  * ```
  * @module
  */
