@@ -99,7 +99,7 @@ const liveLosses: number[] = [];
   using packedLogits = loaded.forward(ids);
   await Deno.remove(dir, { recursive: true });
   const [f, p] = [await fake.data(), await packedLogits.data()];
-  const worst = f.reduce((m, v, i) => Math.max(m, Math.abs(v - p[i]) / (1 + Math.abs(v))), 0);
+  const worst = Array.from(f).reduce((m: number, v: number, i: number) => Math.max(m, Math.abs(v - p[i]) / (1 + Math.abs(v))), 0);
   if (!(worst < 1e-3)) throw new Error(`packed logits differ from the fake-quant logits by ${worst}`);
   console.log(`packed (loaded) vs fake-quant logits: worst relative difference ${worst.toExponential(2)} (${String(loaded.getLinear("layers.0.mlp.up_proj"))})`);
 }
