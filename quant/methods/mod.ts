@@ -170,3 +170,15 @@ export type {
 } from "../linear.ts";
 export type { QuantizationConfig, QuantizedLayerEntry, SaveOptions } from "../checkpoint.ts";
 export type { InputQuantizer } from "../activation.ts";
+export {
+  ONEBIT,
+  onebit,
+  ONEBIT_QUANTIZER,
+  oneBitBits,
+  type OneBitFactors,
+  oneBitLayer,
+  oneBitLinear,
+  signCodes,
+  type Svid,
+  svid,
+} from "./onebit.ts";

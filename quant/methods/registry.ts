@@ -26,6 +26,7 @@ import { LLM_FP4 } from "./llm_fp4.ts";
 import { CROSSQUANT } from "./crossquant.ts";
 import { LAYERWISE_IP } from "./layerwise_ip.ts";
 import { EFFICIENTQAT } from "./efficientqat.ts";
+import { ONEBIT } from "./onebit.ts";
 
 let registry: Map<string, QuantMethod> | undefined;
 
@@ -48,6 +49,7 @@ export function methodRegistry(): Map<string, QuantMethod> {
       CROSSQUANT,
       LAYERWISE_IP,
       EFFICIENTQAT,
+      ONEBIT,
     ].map((m) => [m.name, m]),
   );
   return registry;
