@@ -154,9 +154,12 @@ export interface FrozenCodes {
  */
 export class BlockApLinear implements Linear {
   readonly #params = new Map<string, Tensor>();
+  /** Bits per code. */
   readonly bits: number;
 
   /**
+   * A stage-1 layer over a copy of `weight` with trainable steps and zero points.
+   *
    * @param weight `[out, in]`, f32 or f16 (copied)
    * @param scales initial steps, `[out, G]` row-major
    * @param zeros initial zero points, laid out like `scales`
@@ -275,6 +278,7 @@ export class BlockApLinear implements Linear {
  * ```
  */
 export class E2eQpLinear implements Linear {
+  /** Bits per code. */
   readonly bits: number;
   #codes?: Tensor;
   #centred?: Tensor;
