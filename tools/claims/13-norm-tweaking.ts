@@ -13,6 +13,7 @@
  * Usage: `nice -n 10 deno run -A tools/claims/13-norm-tweaking.ts`
  * @module
  */
+import { runLog } from "./_run_log.ts";
 import * as lb from "../../mod.ts";
 import { evaluateSlices } from "./_eval.ts";
 
@@ -114,26 +115,15 @@ if (import.meta.main) {
   // a plain run afterwards merges them
   const only = Deno.env.get("SWEEP_ONLY")?.split(",");
   const writePath = only ? `${outPath}.part` : outPath;
-  const runs: Record<string, unknown>[] = [];
-  const t0 = performance.now();
-  const save = async () => {
-    const out = {
-      script: "tools/claims/13-norm-tweaking.ts",
-      date: new Date().toISOString(),
-      adapter: gpu.adapterName,
-      settings,
-      runs,
-    };
-    await Deno.writeTextFile(writePath, JSON.stringify(out, null, 1) + "\n");
-  };
-  const log = async (r: Record<string, unknown>) => {
-    runs.push(r);
-    await save();
-    console.log(
-      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
-      JSON.stringify({ ...r, tweaks: undefined }),
-    );
-  };
+  const { log, seconds } = runLog(
+    "tools/claims/13-norm-tweaking.ts",
+    writePath,
+    gpu.adapterName,
+    settings,
+    [
+      "tweaks",
+    ],
+  );
   const fp = { method: "fp32", bits: 32, seed: null };
   if (done.has(key(fp))) await log(done.get(key(fp))!);
   else if (!only) {
@@ -175,6 +165,6 @@ if (import.meta.main) {
     }
   }
   console.log(
-    `wrote ${writePath} in ${((performance.now() - t0) / 1000).toFixed(0)} s`,
+    `wrote ${writePath} in ${seconds().toFixed(0)} s`,
   );
 }

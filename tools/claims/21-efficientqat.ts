@@ -16,6 +16,7 @@
  * Usage: `nice -n 10 deno run -A tools/claims/21-efficientqat.ts`
  * @module
  */
+import { runLog } from "./_run_log.ts";
 import * as lb from "../../mod.ts";
 import { evaluateSlices } from "./_eval.ts";
 
@@ -135,26 +136,15 @@ if (import.meta.main) {
       for (const r of old.runs) done.set(key(r), r);
     }
   } catch { /* no earlier sweep */ }
-  const runs: Record<string, unknown>[] = [];
-  const t0 = performance.now();
-  const save = async () => {
-    const out = {
-      script: "tools/claims/21-efficientqat.ts",
-      date: new Date().toISOString(),
-      adapter: gpu.adapterName,
-      settings,
-      runs,
-    };
-    await Deno.writeTextFile(outPath, JSON.stringify(out, null, 1) + "\n");
-  };
-  const log = async (r: Record<string, unknown>) => {
-    runs.push(r);
-    await save();
-    console.log(
-      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
-      JSON.stringify({ ...r, details: undefined }),
-    );
-  };
+  const { log, seconds } = runLog(
+    "tools/claims/21-efficientqat.ts",
+    outPath,
+    gpu.adapterName,
+    settings,
+    [
+      "details",
+    ],
+  );
   const evaluate = (m: lb.LlamaModel) =>
     evaluateSlices(m, text, { checkChars: CHECK_CHARS, seqLen: SEQ_LEN });
   const fp = { method: "fp32", seed: null };
@@ -180,5 +170,5 @@ if (import.meta.main) {
       details: r.details,
     });
   }
-  console.log(`wrote ${outPath} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`wrote ${outPath} in ${seconds().toFixed(0)} s`);
 }

@@ -26,6 +26,7 @@
  * Usage: `nice -n 10 deno run -A tools/claims/22-bitnet.ts`
  * @module
  */
+import { runLog } from "./_run_log.ts";
 import * as lb from "../../mod.ts";
 import { evaluateSlices } from "./_eval.ts";
 
@@ -139,26 +140,9 @@ if (import.meta.main) {
   };
   const evaluate = (m: lb.LlamaModel) =>
     evaluateSlices(m, text, { checkChars: CHECK_CHARS, seqLen: SEQ_LEN });
-  const runs: Record<string, unknown>[] = [];
-  const t0 = performance.now();
-  const save = async () => {
-    const out = {
-      script: "tools/claims/22-bitnet.ts",
-      date: new Date().toISOString(),
-      adapter: gpu.adapterName,
-      settings,
-      runs,
-    };
-    await Deno.writeTextFile(outPath, JSON.stringify(out, null, 1) + "\n");
-  };
-  const log = async (r: Record<string, unknown>) => {
-    runs.push(r);
-    await save();
-    console.log(
-      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
-      JSON.stringify({ ...r, losses: undefined }),
-    );
-  };
+  const { log, seconds } = runLog("tools/claims/22-bitnet.ts", outPath, gpu.adapterName, settings, [
+    "losses",
+  ]);
   const stepsEnv = Deno.env.get("BITNET_STEPS");
   const steps = stepsEnv ? Number(stepsEnv) : TRAIN.steps;
   for (const seed of SEEDS) {
@@ -210,5 +194,5 @@ if (import.meta.main) {
       }
     }
   }
-  console.log(`wrote ${outPath} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`wrote ${outPath} in ${seconds().toFixed(0)} s`);
 }

@@ -16,6 +16,7 @@
  * Usage: `nice -n 10 deno run -A tools/claims/23-onebit.ts`
  * @module
  */
+import { runLog } from "./_run_log.ts";
 import * as lb from "../../mod.ts";
 import { evaluateSlices } from "./_eval.ts";
 
@@ -83,26 +84,11 @@ if (import.meta.main) {
     },
     baselines: "binary, f16 scale = mean |w| per output channel (row) or per group of 64",
   };
-  const runs: Record<string, unknown>[] = [];
-  const t0 = performance.now();
-  const save = async () => {
-    const out = {
-      script: "tools/claims/23-onebit.ts",
-      date: new Date().toISOString(),
-      adapter: gpu.adapterName,
-      settings,
-      runs,
-    };
-    await Deno.writeTextFile(outPath, JSON.stringify(out, null, 1) + "\n");
-  };
-  const log = async (r: Record<string, unknown>) => {
-    runs.push(r);
-    await save();
-    console.log(
-      `${((performance.now() - t0) / 1000).toFixed(0)} s`,
-      JSON.stringify({ ...r, losses: undefined, ce: undefined, mse: undefined }),
-    );
-  };
+  const { log, seconds } = runLog("tools/claims/23-onebit.ts", outPath, gpu.adapterName, settings, [
+    "losses",
+    "ce",
+    "mse",
+  ]);
   {
     using model = await lb.loadModel(path("data/tiny"));
     await log({ method: "fp32", seed: null, bitsPerWeight: 32, ...await evaluate(model, text) });
@@ -175,5 +161,5 @@ if (import.meta.main) {
       mse: r.mse,
     });
   }
-  console.log(`wrote ${outPath} in ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  console.log(`wrote ${outPath} in ${seconds().toFixed(0)} s`);
 }
