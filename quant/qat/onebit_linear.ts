@@ -27,11 +27,11 @@
  * ```
  * @module
  */
+import { f32Copy, ParamSet } from "./_param_set.ts";
 import { Tensor } from "../../kernels/tensor.ts";
-import { customGrad, noGrad } from "../../kernels/autograd.ts";
+import { customGrad } from "../../kernels/autograd.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
-import { add, cast, mul, sub, unary } from "../../kernels/ops/elementwise.ts";
-import { contiguous } from "../../kernels/ops/layout.ts";
+import { add, mul, sub, unary } from "../../kernels/ops/elementwise.ts";
 import type { Linear } from "../../model/linear.ts";
 import type { QuantLinear } from "../linear.ts";
 import { oneBitBits, oneBitLayer, signCodes, svid } from "../methods/onebit.ts";
@@ -82,8 +82,7 @@ export interface OneBitLinearOptions {
 
 /** A `Linear` computing with diag(a)·sign(W)·diag(b), all trainable (see the module doc). */
 export class OneBitLinear implements Linear {
-  readonly #params = new Map<string, Tensor>();
-  #disposed = false;
+  readonly #params = new ParamSet("OneBitLinear");
 
   private constructor() {}
 
@@ -132,8 +131,8 @@ export class OneBitLinear implements Linear {
 
   /** The trainable tensors: "weight" (latent), "a", "b", and "bias" if any; owned by the layer. */
   parameters(): Map<string, Tensor> {
-    this.#check();
-    return new Map(this.#params);
+    this.#params.check();
+    return this.#params.all();
   }
 
   /** `[tokens, in]` → `[tokens, out]`: ((x ⊙ b) · sign(W)ᵀ) ⊙ a (+ bias), recorded for gradients. */
@@ -141,7 +140,7 @@ export class OneBitLinear implements Linear {
     using s = signSte(this.#param("weight"));
     using xb = mul(x, this.#param("b"));
     using z = linear(xb, s);
-    const bias = this.#params.get("bias");
+    const bias = this.#params.optional("bias");
     if (!bias) return mul(z, this.#param("a"));
     using y = mul(z, this.#param("a"));
     return add(y, bias);
@@ -153,7 +152,7 @@ export class OneBitLinear implements Linear {
    * kernel). Saves and loads with `saveQuantized`.
    */
   async toQuantLinear(options: { packed?: boolean } = {}): Promise<QuantLinear> {
-    this.#check();
+    this.#params.check();
     const f16 = async (t: Tensor) =>
       Float32Array.from(Float16Array.from(await t.data() as Float32Array));
     const w = await this.#param("weight").data() as Float32Array;
@@ -167,7 +166,7 @@ export class OneBitLinear implements Linear {
         );
       }
     }
-    const bias = this.#params.get("bias");
+    const bias = this.#params.optional("bias");
     return oneBitLayer(
       {
         outFeatures: this.outFeatures,
@@ -180,29 +179,16 @@ export class OneBitLinear implements Linear {
   }
 
   #param(name: string): Tensor {
-    this.#check();
-    return this.#params.get(name)!;
-  }
-
-  #check(): void {
-    if (this.#disposed) throw new Error("OneBitLinear: this layer was disposed");
+    return this.#params.get(name);
   }
 
   /** Frees the parameters (safe to call twice). */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    for (const t of this.#params.values()) t.dispose();
-    this.#params.clear();
+    this.#params.dispose();
   }
 
   /** Same as `dispose()`, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
-}
-
-/** An independent f32 copy, not recorded on any tape. */
-function f32Copy(t: Tensor): Tensor {
-  return noGrad(() => (t.dtype === "f32" ? contiguous(t) : cast(t, "f32")));
 }

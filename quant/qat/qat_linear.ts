@@ -24,11 +24,9 @@
  * ```
  * @module
  */
+import { f32Copy, ParamSet } from "./_param_set.ts";
 import { Tensor } from "../../kernels/tensor.ts";
 import { linear } from "../../kernels/ops/matmul.ts";
-import { noGrad } from "../../kernels/autograd.ts";
-import { cast } from "../../kernels/ops/elementwise.ts";
-import { contiguous } from "../../kernels/ops/layout.ts";
 import type { Linear } from "../../model/linear.ts";
 import { bitsPerWeight, type Quantizer } from "../quantizer.ts";
 import { type QuantGrid, quantGrid } from "../quantize.ts";
@@ -73,11 +71,10 @@ export interface QatLinearOptions {
 
 /** A `Linear` with fake-quantized weight (and input) and trainable quantization parameters. */
 export class QatLinear implements Linear {
-  readonly #params = new Map<string, Tensor>();
+  readonly #params = new ParamSet("QatLinear");
   readonly #weight: WeightQat;
   readonly #activation?: ActivationQat;
   #grid?: QuantGrid;
-  #disposed = false;
 
   private constructor(weight: WeightQat, activation?: ActivationQat) {
     this.#weight = weight;
@@ -184,13 +181,13 @@ export class QatLinear implements Linear {
    * layer has). The layer owns them; an optimizer updates them in place.
    */
   parameters(): Map<string, Tensor> {
-    this.#check();
-    return new Map(this.#params);
+    this.#params.check();
+    return this.#params.all();
   }
 
   /** Finds the STE weight quantizer's grid from the current weight (after an optimizer step). */
   async refresh(): Promise<void> {
-    this.#check();
+    this.#params.check();
     if (this.#weight.kind === "ste") {
       this.#grid = await quantGrid(this.#weight.quantizer, this.#param("weight"), {
         name: "QatLinear weight",
@@ -200,13 +197,13 @@ export class QatLinear implements Linear {
 
   /** `[tokens, in]` → `[tokens, out]` with the fake-quantized input and weight (recorded for gradients). */
   forward(x: Tensor): Tensor {
-    this.#check();
+    this.#params.check();
     const w = this.#param("weight");
     using xq = this.#quantizeInput(x);
     using wq = this.#weight.kind === "ste"
       ? fakeQuantSte(w, this.#grid!, { grad: this.#weight.grad })
       : lsqQuantize(w, this.#param("weight.step"), { bits: this.#weight.bits });
-    return linear(xq, wq, this.#params.get("bias"));
+    return linear(xq, wq, this.#params.optional("bias"));
   }
 
   #quantizeInput(x: Tensor): Tensor {
@@ -216,34 +213,21 @@ export class QatLinear implements Linear {
     return lsqQuantize(x, this.#param("activation.step"), {
       bits: a.bits,
       signed: a.signed ?? true,
-      offset: this.#params.get("activation.offset"),
+      offset: this.#params.optional("activation.offset"),
     });
   }
 
   #param(name: string): Tensor {
-    this.#check();
-    return this.#params.get(name)!;
-  }
-
-  #check(): void {
-    if (this.#disposed) throw new Error("QatLinear: this layer was disposed");
+    return this.#params.get(name);
   }
 
   /** Frees the master weight and the quantization parameters (safe to call twice). */
   dispose(): void {
-    if (this.#disposed) return;
-    this.#disposed = true;
-    for (const t of this.#params.values()) t.dispose();
-    this.#params.clear();
+    this.#params.dispose();
   }
 
   /** Same as `dispose()`, for `using`. */
   [Symbol.dispose](): void {
     this.dispose();
   }
-}
-
-/** An independent f32 copy (a master weight), not recorded on any tape. */
-function f32Copy(t: Tensor): Tensor {
-  return noGrad(() => (t.dtype === "f32" ? contiguous(t) : cast(t, "f32")));
 }
